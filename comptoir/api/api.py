@@ -1,0 +1,195 @@
+"""The REST API, /api/v1/: thin, every endpoint calls a service or a query set."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Query, Status
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+
+from comptoir.api.schemas import (
+    ContactIn,
+    ContactOut,
+    ErrorOut,
+    MessageBatchIn,
+    MessageDetailOut,
+    MessageIn,
+    MessageQueuedOut,
+)
+from comptoir.contacts.models import Contact
+from comptoir.contacts.phones import parse_phone
+from comptoir.contacts.services import DuplicateContact, contact_create
+from comptoir.core.errors import ComptoirError, NotFound
+from comptoir.messaging.models import Message
+from comptoir.messaging.outbox import Enqueued, SendRequest, messages_send
+from comptoir.workspaces.models import Workspace
+from comptoir.workspaces.services import api_key_authenticate
+
+
+class ApiKeyAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Workspace | None:
+        key = api_key_authenticate(token)
+        return key.workspace if key is not None else None
+
+
+api = NinjaAPI(
+    title="Comptoir API",
+    version="1",
+    description=(
+        "Contacts and messages for one workspace. Authenticate with "
+        "`Authorization: Bearer <api key>`. Errors are `{\"error\": {code, field, message}}`."
+    ),
+    auth=ApiKeyAuth(),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, field: str | None = None,
+           **extra: Any) -> HttpResponse:
+    body = {"error": {"code": code, "field": field, "message": message}, **extra}
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(ComptoirError)
+def on_comptoir_error(request: HttpRequest, exc: ComptoirError) -> HttpResponse:
+    extra = {"existing_id": str(exc.existing.id)} if isinstance(exc, DuplicateContact) else {}
+    return _error(request, exc.status, exc.code, exc.message, exc.field, **extra)
+
+
+@api.exception_handler(NinjaValidationError)
+def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = []
+    for item in exc.errors:
+        loc = [str(p) for p in item.get("loc", ())]
+        # Drop where ninja read it from ("body" and the parameter's name, "query", "path"),
+        # but only in front: a field may itself be called "body".
+        if loc[:2] == ["body", "payload"]:
+            loc = loc[2:]
+        elif loc[:1] in (["body"], ["query"], ["path"]):
+            loc = loc[1:]
+        errors.append({"field": ".".join(loc) or None, "message": item.get("msg", "invalid")})
+    first = errors[0] if errors else {"field": None, "message": "invalid request"}
+    if request.body and request.content_type != "application/json" and request.method == "POST":
+        return _unsupported_media_type(request)
+    return _error(request, 422, "invalid", str(first["message"]), first["field"], errors=errors)
+
+
+def _unsupported_media_type(request: HttpRequest) -> HttpResponse:
+    return _error(request, 415, "unsupported_media_type",
+                  f"Send JSON with Content-Type: application/json, not {request.content_type!r}.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # Ninja refuses a body it cannot parse with a bare 400; say why, in our error shape.
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        if request.content_type != "application/json":
+            return _unsupported_media_type(request)
+        return _error(request, 400, "malformed_json",
+                      f"The body is not valid JSON: {exc.__cause__}.")
+    return _error(request, exc.status_code, "error", exc.message)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "unauthorized",
+                  "A valid API key is required: Authorization: Bearer <key>.")
+
+
+def _workspace(request: HttpRequest) -> Workspace:
+    workspace = request.auth  # type: ignore[attr-defined]
+    assert isinstance(workspace, Workspace)
+    return workspace
+
+
+@api.post("/contacts", response={201: ContactOut, 409: ErrorOut, 422: ErrorOut},
+          summary="Create a contact (409 with existing_id when the number exists)")
+def create_contact(request: HttpRequest, payload: ContactIn) -> Status[Contact]:
+    contact = contact_create(
+        workspace=_workspace(request),
+        phone=payload.phone,
+        first_name=payload.first_name,
+        last_name=payload.last_name,
+        email=payload.email,
+        language=payload.language,
+        timezone_name=payload.timezone,
+        birthday=payload.birthday,
+        attributes=payload.attributes,
+        tags=payload.tags,
+    )
+    return Status(201, contact)
+
+
+@api.get("/contacts", response=list[ContactOut], summary="Find contacts (by phone)")
+def list_contacts(
+    request: HttpRequest, phone: str | None = None, limit: int = Query(50, ge=1, le=500)
+) -> list[Contact]:
+    workspace = _workspace(request)
+    contacts = Contact.objects.for_workspace(workspace).prefetch_related("tags")
+    if phone:
+        contacts = contacts.filter(phone=parse_phone(phone, region=workspace.region).e164)
+    return list(contacts.order_by("-created_at")[:limit])
+
+
+@api.get("/contacts/{contact_id}", response={200: ContactOut, 404: ErrorOut})
+def get_contact(request: HttpRequest, contact_id: uuid.UUID) -> Contact:
+    contact = Contact.objects.for_workspace(_workspace(request)).filter(id=contact_id).first()
+    if contact is None:
+        raise NotFound("No such contact.", field="contact_id")
+    return contact
+
+
+def _queued(result: Enqueued) -> Message:
+    message = result.message
+    message.replayed = not result.created  # type: ignore[attr-defined]
+    message.replacements = [  # type: ignore[attr-defined]
+        {"original": o, "replacement": r, "count": c} for o, r, c in result.replacements
+    ]
+    return message
+
+
+def _request(item: MessageIn) -> SendRequest:
+    return SendRequest(item.to, item.body, item.purpose, item.idempotency_key, item.send_at)
+
+
+@api.post("/messages", response={202: MessageQueuedOut, 404: ErrorOut, 409: ErrorOut,
+                                 422: ErrorOut},
+          summary="Queue a message (same idempotency key: the same message, never a second send)")
+def send_message(request: HttpRequest, payload: MessageIn) -> Status[Message]:
+    result = messages_send(workspace=_workspace(request), requests=[_request(payload)])[0]
+    return Status(202, _queued(result))
+
+
+@api.post("/messages/batch", response={202: list[MessageQueuedOut], 404: ErrorOut,
+                                       409: ErrorOut, 422: ErrorOut},
+          summary="Queue up to 1,000 messages at once (all or none)")
+def send_messages(request: HttpRequest, payload: MessageBatchIn) -> Status[list[Message]]:
+    results = messages_send(
+        workspace=_workspace(request),
+        requests=[_request(m) for m in payload.messages],
+        field_prefix="messages.",
+    )
+    return Status(202, [_queued(r) for r in results])
+
+
+@api.get("/messages/{message_id}", response={200: MessageDetailOut, 404: ErrorOut},
+         summary="A message's current status and its history")
+def get_message(request: HttpRequest, message_id: uuid.UUID) -> Message:
+    message = (
+        Message.objects.for_workspace(_workspace(request))
+        .filter(id=message_id)
+        .prefetch_related("transitions")
+        .first()
+    )
+    if message is None:
+        raise NotFound("No such message.", field="message_id")
+    message.history = sorted(  # type: ignore[attr-defined]
+        message.transitions.all(), key=lambda t: (t.at, t.id)
+    )
+    return message

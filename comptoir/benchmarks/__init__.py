@@ -1,0 +1,1 @@
+"""`comptoir bench …`: figures measured on this machine, printed, never asserted."""

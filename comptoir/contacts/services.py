@@ -1,0 +1,145 @@
+"""Writes on contacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from comptoir.contacts.models import Contact, Tag
+from comptoir.contacts.phones import Phone, parse_phone
+from comptoir.core.bulk import insert_rows
+from comptoir.core.errors import Conflict, ValidationError
+from comptoir.core.ids import uuid7
+from comptoir.workspaces.models import Workspace
+
+
+class DuplicateContact(Conflict):
+    code = "duplicate_contact"
+
+    def __init__(self, existing: Contact):
+        super().__init__(
+            f"A contact with phone {existing.phone} already exists in this workspace.",
+            field="phone",
+        )
+        self.existing = existing
+
+
+def _clean_optional(
+    *, email: str, language: str, timezone_name: str
+) -> tuple[str, str, str]:
+    email = email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError as exc:
+            raise ValidationError(f"{email!r} is not an email address.", field="email") from exc
+    if timezone_name and timezone_name not in zoneinfo.available_timezones():
+        raise ValidationError(
+            f"{timezone_name!r} is not a time zone (use a name like Europe/Paris).",
+            field="timezone",
+        )
+    return email, language.strip().lower(), timezone_name
+
+
+def contact_create(
+    *,
+    workspace: Workspace,
+    phone: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    language: str = "",
+    timezone_name: str = "",
+    birthday: dt.date | None = None,
+    attributes: dict[str, Any] | None = None,
+    tags: Iterable[str] = (),
+    is_prospect: bool = False,
+) -> Contact:
+    """Create a contact; the phone is normalised to E.164 with the workspace's region.
+
+    Raises ValidationError for a bad field and DuplicateContact when the number exists.
+    """
+    parsed = parse_phone(phone, region=workspace.region)
+    email, language, timezone_name = _clean_optional(
+        email=email, language=language, timezone_name=timezone_name
+    )
+    existing = Contact.objects.for_workspace(workspace).filter(phone=parsed.e164).first()
+    if existing is not None:
+        raise DuplicateContact(existing)
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(
+                workspace=workspace,
+                phone=parsed.e164,
+                number_type=parsed.number_type,
+                first_name=first_name.strip(),
+                last_name=last_name.strip(),
+                email=email,
+                language=language,
+                timezone=timezone_name,
+                birthday=birthday,
+                attributes=attributes or {},
+                is_prospect=is_prospect,
+            )
+            tag_names = sorted({t.strip() for t in tags if t.strip()})
+            if tag_names:
+                contact.tags.set(tags_get_or_create(workspace=workspace, names=tag_names))
+    except IntegrityError:
+        # Another request created the same number between our check and our insert.
+        raise DuplicateContact(
+            Contact.objects.for_workspace(workspace).get(phone=parsed.e164)
+        ) from None
+    return contact
+
+
+def tags_get_or_create(*, workspace: Workspace, names: Iterable[str]) -> list[Tag]:
+    wanted = set(names)
+    Tag.objects.bulk_create(
+        [Tag(workspace=workspace, name=n) for n in wanted], ignore_conflicts=True
+    )
+    return list(Tag.objects.for_workspace(workspace).filter(name__in=wanted))
+
+
+def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dict[str, Contact]:
+    """The contacts for parsed numbers, by E.164, creating the missing ones in bulk.
+
+    Numbers nobody has typed a name for are created as prospects.
+    """
+    wanted = {p.e164: p for p in phones}
+    found = {
+        c.phone: c for c in Contact.objects.for_workspace(workspace).filter(phone__in=wanted)
+    }
+    missing = [p for e164, p in wanted.items() if e164 not in found]
+    if missing:
+        now = timezone.now()
+        insert_rows(
+            Contact,
+            CONTACT_COLUMNS,
+            (
+                (uuid7(), now, now, workspace.id, p.e164, p.number_type, "", "", "", "", "",
+                 None, "sms", {}, True)
+                for p in missing
+            ),
+            ignore_conflicts=True,  # created meanwhile by another request: use theirs
+        )
+        found.update(
+            (c.phone, c)
+            for c in Contact.objects.for_workspace(workspace).filter(
+                phone__in=[p.e164 for p in missing]
+            )
+        )
+    return found
+
+
+CONTACT_COLUMNS = (
+    "id", "created_at", "updated_at", "workspace_id", "phone", "number_type", "first_name",
+    "last_name", "email", "language", "timezone", "birthday", "preferred_channel", "attributes",
+    "is_prospect",
+)

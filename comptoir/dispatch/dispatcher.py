@@ -1,0 +1,319 @@
+"""The sender: claims due messages per channel, paces them, calls the adapter, records.
+
+A run holds no transaction while the provider is called. Each batch goes:
+1. claim (one transaction): due `queued` rows in priority order, `FOR UPDATE SKIP LOCKED`
+   on PostgreSQL, get a claim token and a lease; SQLite serialises writers instead;
+2. compliance again (a STOP may have come since the message was queued);
+3. `sending` (one UPDATE, guarded by the claim token) just before the adapter is called;
+4. the adapter's results recorded (one transaction) with a transition row each.
+A crash before 3 leaves a lease that expires; after 3 the reaper settles it (see reaper).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from comptoir.channels.models import Channel, ChannelStatus
+from comptoir.compliance.policy import Candidate, refusals
+from comptoir.core.bulk import convert, insert_rows
+from comptoir.dispatch import ratelimit
+from comptoir.messaging.models import Message, MessageTransition, Status
+from comptoir.providers.base import (
+    ChannelConfig,
+    Outcome,
+    OutgoingMessage,
+    ProviderType,
+    SendResult,
+)
+from comptoir.providers.registry import provider_type
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+CLAIM_FIELDS = (
+    "id",
+    "address",
+    "body",
+    "encoding",
+    "segments",
+    "purpose",
+    "attempts",
+    "contact__number_type",
+)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before try number `attempts + 1`: 5 s, 10 s, 20 s … capped at 30 minutes."""
+    return float(min(5 * 2 ** max(attempts - 1, 0), 1800))
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    blocked: int = 0
+    more: bool = False  # stopped on the time budget with work left
+    next_due: dt.datetime | None = None
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def _claim(channel: Channel, size: int, token: uuid.UUID) -> list[dict[str, Any]]:
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Message.objects.filter(channel=channel, status=Status.QUEUED, send_at__lte=now)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .order_by("priority", "send_at")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values(*CLAIM_FIELDS)[:size]
+        )
+        if rows:
+            lease = now + dt.timedelta(seconds=settings.COMPTOIR_CLAIM_SECONDS)
+            Message.objects.filter(id__in=[r["id"] for r in rows]).update(
+                claim_token=token, claimed_until=lease
+            )
+    return rows
+
+
+TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
+
+
+def _transitions(
+    ids: Sequence[uuid.UUID], status: str, at: dt.datetime, code: str = "", reason: str = ""
+) -> list[tuple[Any, ...]]:
+    return [(i, status, at, code, reason) for i in ids]
+
+
+def _sent_sql() -> str:
+    table = connection.ops.quote_name(Message._meta.db_table)
+    # The table name comes from the model; every value is a parameter.
+    return (
+        f"UPDATE {table} SET status = 'sent', provider_id = %s, sent_at = %s, "  # noqa: S608
+        "claim_token = NULL, claimed_until = NULL, error_code = '', error_reason = '' "
+        "WHERE id = %s AND status = 'sending'"
+    )
+
+
+def _block(rows: list[dict[str, Any]], scheme: str, token: uuid.UUID) -> list[dict[str, Any]]:
+    """Compliance just before sending; returns the rows that may still go."""
+    found = refusals(
+        [
+            Candidate(r["id"], scheme, r["contact__number_type"] or "unknown", r["purpose"])
+            for r in rows
+        ]
+    )
+    if not found:
+        return rows
+    now = timezone.now()
+    with transaction.atomic():
+        for message_id, refusal in found.items():
+            Message.objects.filter(id=message_id, claim_token=token).update(
+                status=Status.BLOCKED,
+                error_code=refusal.code,
+                error_reason=refusal.reason,
+                failed_at=now,
+                claim_token=None,
+                claimed_until=None,
+            )
+            MessageTransition.objects.create(
+                message_id=message_id,
+                status=Status.BLOCKED,
+                at=now,
+                code=refusal.code,
+                reason=refusal.reason,
+            )
+    return [r for r in rows if r["id"] not in found]
+
+
+def _mark_sending(rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str, Any]]:
+    now = timezone.now()
+    ids = [r["id"] for r in rows]
+    updated = Message.objects.filter(id__in=ids, claim_token=token, status=Status.QUEUED).update(
+        status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1
+    )
+    if updated != len(ids):
+        # Our lease ran out and another dispatcher took some: send only what is still ours.
+        ours = set(
+            Message.objects.filter(
+                id__in=ids, claim_token=token, status=Status.SENDING, sending_at=now
+            ).values_list("id", flat=True)
+        )
+        rows = [r for r in rows if r["id"] in ours]
+    insert_rows(
+        MessageTransition,
+        TRANSITION_COLUMNS,
+        _transitions([r["id"] for r in rows], Status.SENDING, now),
+    )
+    return rows
+
+
+def _record(
+    channel: Channel,
+    rows: Sequence[dict[str, Any]],
+    results: Sequence[SendResult],
+    report: DispatchReport,
+) -> None:
+    now = timezone.now()
+    sent: list[tuple[str, uuid.UUID]] = []
+    transitions: list[tuple[Any, ...]] = []
+    # (delay, code, reason, config error) -> ids: one UPDATE per distinct retry.
+    retry: dict[tuple[float, str, str, bool], list[uuid.UUID]] = {}
+    failed: list[tuple[uuid.UUID, SendResult]] = []
+    config_error: SendResult | None = None
+    for row, result in zip(rows, results, strict=True):
+        report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+        if result.outcome is Outcome.SENT:
+            sent.append((result.provider_id, row["id"]))
+        elif result.outcome in (Outcome.REJECTED, Outcome.CONTACT_STOPPED) or (
+            row["attempts"] + 1 >= MAX_ATTEMPTS and result.outcome is not Outcome.CONFIG_ERROR
+        ):
+            failed.append((row["id"], result))
+        else:
+            if result.outcome is Outcome.CONFIG_ERROR:
+                config_error = result
+            delay = result.retry_after or retry_delay(row["attempts"] + 1)
+            code = result.error_code or result.outcome.value
+            is_config = result.outcome is Outcome.CONFIG_ERROR
+            retry.setdefault((delay, code, result.reason, is_config), []).append(row["id"])
+            transitions.append((row["id"], Status.QUEUED, now, code, result.reason))
+    with transaction.atomic():
+        if sent:
+            at = convert(Message._meta.get_field("sent_at"), now)
+            id_field = Message._meta.get_field("id")
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    _sent_sql(), [(pid, at, convert(id_field, i)) for pid, i in sent]
+                )
+            transitions += _transitions([i for _, i in sent], Status.SENT, now)
+        for (delay, code, reason, is_config), ids in retry.items():
+            Message.objects.filter(id__in=ids, status=Status.SENDING).update(
+                status=Status.QUEUED,
+                send_at=now + dt.timedelta(seconds=delay),
+                claim_token=None,
+                claimed_until=None,
+                error_code=code,
+                error_reason=reason,
+                # A misconfigured channel is not the message's fault: it waits, uncounted.
+                attempts=F("attempts") - 1 if is_config else F("attempts"),
+            )
+        for message_id, result in failed:
+            code = result.error_code or result.outcome.value
+            Message.objects.filter(id=message_id).update(
+                status=Status.FAILED,
+                failed_at=now,
+                error_code=code,
+                error_reason=result.reason,
+                claim_token=None,
+                claimed_until=None,
+            )
+            transitions.append((message_id, Status.FAILED, now, code, result.reason))
+        insert_rows(MessageTransition, TRANSITION_COLUMNS, transitions)
+        if config_error is not None:
+            Channel.objects.filter(id=channel.id).update(
+                status=ChannelStatus.FAILING, status_reason=config_error.reason
+            )
+        elif sent and channel.status == ChannelStatus.FAILING:
+            Channel.objects.filter(id=channel.id).update(
+                status=ChannelStatus.ACTIVE, status_reason=""
+            )
+    report.sent += len(sent)
+    report.failed += len(failed)
+    report.retried += sum(len(ids) for ids in retry.values())
+
+
+def _send_batch(
+    channel: Channel,
+    ptype: ProviderType,
+    config: ChannelConfig,
+    rows: list[dict[str, Any]],
+    token: uuid.UUID,
+    deadline: float,
+    report: DispatchReport,
+) -> bool:
+    """Send claimed rows in adapter-sized chunks at the channel's pace; False to stop."""
+    for start in range(0, len(rows), ptype.batch_size):
+        chunk = rows[start : start + ptype.batch_size]
+        segments = sum(r["segments"] for r in chunk)
+        if not ratelimit.acquire(str(channel.id), channel.rate_limit, segments, deadline=deadline):
+            # Over budget for this run: let the lease go so the next run takes them.
+            Message.objects.filter(
+                id__in=[r["id"] for r in rows[start:]], claim_token=token
+            ).update(claim_token=None, claimed_until=None)
+            report.more = True
+            return False
+        chunk = _mark_sending(chunk, token)
+        if not chunk:
+            continue
+        outgoing = [
+            OutgoingMessage(
+                reference=str(r["id"]),
+                to=r["address"],
+                sender=config.address,
+                body=r["body"],
+                encoding=r["encoding"],
+                segments=r["segments"],
+            )
+            for r in chunk
+        ]
+        try:
+            results = ptype.send_many(config, outgoing)
+        except Exception:
+            # The adapter broke its contract; the provider may or may not have the messages,
+            # so they stay `sending` for the reaper to settle rather than risk a duplicate.
+            log.exception("adapter %s raised on channel %s", ptype.code, channel.id)
+            return False
+        _record(channel, chunk, results, report)
+        if any(r.outcome is Outcome.THROTTLED for r in results):
+            report.more = True
+            return False
+    return True
+
+
+def dispatch_channel(
+    channel_id: uuid.UUID | str, *, budget: float = 5.0, batch: int | None = None
+) -> DispatchReport:
+    """Send what is due on one channel for up to `budget` seconds."""
+    report = DispatchReport()
+    channel = Channel.objects.filter(id=channel_id).first()
+    if channel is None or channel.status == ChannelStatus.DISABLED:
+        return report
+    ptype = provider_type(channel.provider)
+    config = channel.as_config()
+    size = batch or settings.COMPTOIR_DISPATCH_BATCH
+    if channel.rate_limit:
+        # Claim no more than a couple of seconds' worth, so leases stay short.
+        size = max(1, min(size, int(channel.rate_limit * 2)))
+    deadline = time.monotonic() + budget
+    while time.monotonic() < deadline:
+        token = uuid.uuid4()
+        rows = _claim(channel, size, token)
+        if not rows:
+            break
+        report.claimed += len(rows)
+        may_go = _block(rows, channel.scheme, token)
+        report.blocked += len(rows) - len(may_go)
+        if not _send_batch(channel, ptype, config, may_go, token, deadline, report):
+            break
+    else:
+        report.more = True
+    if not report.more:
+        report.next_due = (
+            Message.objects.filter(channel=channel, status=Status.QUEUED)
+            .order_by("send_at")
+            .values_list("send_at", flat=True)
+            .first()
+        )
+    return report

@@ -1,0 +1,31 @@
+"""Huey tasks of the dispatcher. Each reads the database as the truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from comptoir.dispatch.dispatcher import dispatch_channel
+from comptoir.dispatch.reaper import reap
+from comptoir.dispatch.wakeup import wake, woken
+
+
+@db_task(priority=10)
+def dispatch_channel_task(channel_id: str) -> None:
+    woken(channel_id)
+    report = dispatch_channel(channel_id)
+    if report.more:
+        wake(channel_id)
+    elif report.next_due is not None:
+        delay = (report.next_due - timezone.now()).total_seconds()
+        # Far-off messages are picked up by the reaper's minute tick instead.
+        if delay < dt.timedelta(minutes=1).total_seconds():
+            dispatch_channel_task.schedule(args=(channel_id,), delay=max(delay, 0.5))
+
+
+@db_periodic_task(crontab(minute="*"))
+def reaper_task() -> None:
+    reap()

@@ -1,0 +1,191 @@
+"""Storing what providers tell us, whichever provider: one service for every webhook.
+
+Events are stored before the provider gets its HTTP answer, deduplicated by the
+provider's id, so a webhook delivered twice stores one message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from comptoir.channels.models import Channel
+from comptoir.contacts.models import Contact
+from comptoir.contacts.phones import parse_phone
+from comptoir.core.bulk import insert_rows
+from comptoir.core.errors import ValidationError
+from comptoir.core.ids import uuid7
+from comptoir.messaging.encoding import analyze
+from comptoir.messaging.models import Direction, Message, MessageTransition, Purpose, Status
+from comptoir.providers.base import (
+    ChannelEvent,
+    DeliveryStatus,
+    Event,
+    InboundMessage,
+    StatusUpdate,
+)
+
+log = logging.getLogger(__name__)
+
+# Which states a receipt may move a message from. A receipt arriving late for a message
+# the reaper marked `unknown` still settles it.
+RECEIPT_MOVES = {
+    DeliveryStatus.SENT: (Status.SENDING, Status.UNKNOWN),
+    DeliveryStatus.DELIVERED: (Status.SENDING, Status.SENT, Status.UNKNOWN),
+    DeliveryStatus.FAILED: (Status.SENDING, Status.SENT, Status.UNKNOWN),
+}
+RECEIPT_STAMP = {
+    DeliveryStatus.SENT: "sent_at",
+    DeliveryStatus.DELIVERED: "delivered_at",
+    DeliveryStatus.FAILED: "failed_at",
+}
+
+# Called with the newly stored inbound messages, after commit (opt-out keywords,
+# automation replies, auto-answers and the inbox subscribe here).
+InboundHandler = Callable[[Sequence[Message]], None]
+INBOUND_HANDLERS: list[InboundHandler] = []
+
+
+@dataclass
+class StoreReport:
+    received: list[Message] = field(default_factory=list)
+    duplicates: int = 0
+    statuses: int = 0
+    unmatched: int = 0
+    channel_events: int = 0
+
+
+def _sender_contact(channel: Channel, sender: str) -> Contact | None:
+    """The contact for an inbound sender; unknown numbers become prospects.
+
+    Alphanumeric senders ("AMAZON") cannot be answered: no contact, the message is kept.
+    """
+    try:
+        phone = parse_phone(sender, region=channel.workspace.region, field="from")
+    except ValidationError:
+        return None
+    contact, _ = Contact.objects.get_or_create(
+        workspace=channel.workspace,
+        phone=phone.e164,
+        defaults={"number_type": phone.number_type, "is_prospect": True},
+    )
+    return contact
+
+
+def _store_inbound(channel: Channel, events: Sequence[InboundMessage], report: StoreReport) -> None:
+    ids = [e.provider_id for e in events if e.provider_id]
+    known = set(
+        Message.objects.filter(
+            channel=channel, direction=Direction.IN, provider_id__in=ids
+        ).values_list("provider_id", flat=True)
+    )
+    now = timezone.now()
+    for event in events:
+        if event.provider_id and event.provider_id in known:
+            report.duplicates += 1
+            continue
+        info = analyze(event.body, smart=False)
+        message = Message(
+            id=uuid7(),
+            workspace_id=channel.workspace_id,
+            channel=channel,
+            contact=_sender_contact(channel, event.sender),
+            direction=Direction.IN,
+            address=event.sender,
+            body=event.body,
+            purpose=Purpose.CONVERSATIONAL,
+            status=Status.RECEIVED,
+            send_at=event.received_at or now,
+            provider_id=event.provider_id,
+            encoding=info.encoding.value,
+            segments=info.segments,
+        )
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except IntegrityError:
+            report.duplicates += 1  # a concurrent delivery of the same webhook won
+            continue
+        MessageTransition.objects.create(message=message, status=Status.RECEIVED, at=now)
+        known.add(event.provider_id)
+        report.received.append(message)
+
+
+def _apply_statuses(channel: Channel, events: Sequence[StatusUpdate], report: StoreReport) -> None:
+    now = timezone.now()
+    by_status: dict[DeliveryStatus, list[StatusUpdate]] = defaultdict(list)
+    for event in events:
+        by_status[event.status].append(event)
+    for status, group in by_status.items():
+        by_pid = {e.provider_id: e for e in group}
+        rows = list(
+            Message.objects.filter(
+                channel=channel,
+                direction=Direction.OUT,
+                provider_id__in=list(by_pid),
+                status__in=RECEIPT_MOVES[status],
+            ).values_list("id", "provider_id")
+        )
+        if not rows:
+            report.unmatched += len(group)
+            continue
+        ids = [r[0] for r in rows]
+        stamp = {RECEIPT_STAMP[status]: now}
+        if status is DeliveryStatus.FAILED:
+            # Failures carry their own code and reason: one update per distinct reason.
+            reasons: dict[tuple[str, str], list[object]] = defaultdict(list)
+            for message_id, pid in rows:
+                event = by_pid[pid]
+                reasons[(event.error_code or "undelivered", event.reason)].append(message_id)
+            for (code, reason), message_ids in reasons.items():
+                Message.objects.filter(id__in=message_ids).update(
+                    status=Status.FAILED, error_code=code, error_reason=reason, **stamp
+                )
+        else:
+            Message.objects.filter(id__in=ids).update(status=Status(status.value), **stamp)
+        insert_rows(
+            MessageTransition,
+            ("message_id", "status", "at", "code", "reason"),
+            (
+                (message_id, status.value, now, by_pid[pid].error_code, by_pid[pid].reason)
+                for message_id, pid in rows
+            ),
+        )
+        report.statuses += len(rows)
+        report.unmatched += len(group) - len(rows)
+
+
+def events_store(*, channel: Channel, events: Sequence[Event]) -> StoreReport:
+    """Store a provider's events for a channel in one transaction."""
+    report = StoreReport()
+    inbound = [e for e in events if isinstance(e, InboundMessage)]
+    statuses = [e for e in events if isinstance(e, StatusUpdate)]
+    with transaction.atomic():
+        if inbound:
+            _store_inbound(channel, inbound, report)
+        if statuses:
+            _apply_statuses(channel, statuses, report)
+        report.channel_events = sum(isinstance(e, ChannelEvent) for e in events)
+        if report.received:
+            received = list(report.received)
+            for handler in INBOUND_HANDLERS:
+                transaction.on_commit(lambda h=handler: h(received))  # type: ignore[misc]
+    if report.unmatched:
+        log.info("channel %s: %d receipts matched no message", channel.id, report.unmatched)
+    return report
+
+
+def received_at(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None

@@ -1,0 +1,3 @@
+from comptoir.providers.sandbox.type import SandboxType
+
+__all__ = ["SandboxType"]

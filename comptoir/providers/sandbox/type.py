@@ -1,0 +1,136 @@
+"""The sandbox: a simulated carrier, labelled as such, behind the same pipeline as any other.
+
+It accepts sends into the simulated network (`comptoir.sandbox.carrier`), which delivers
+them to simulated handsets (the phone simulator page) and calls back with delivery
+receipts after a short delay — signed webhooks to /hooks/<uuid>/status, like a real
+provider's. A customer's reply from the simulator arrives at /hooks/<uuid>/receive.
+It can be told to fail a share of messages or to throttle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import phonenumbers
+
+from comptoir.providers.base import (
+    BadRequest,
+    ChannelConfig,
+    ConfigField,
+    DeliveryStatus,
+    Endpoint,
+    Event,
+    HookResult,
+    InboundMessage,
+    OutgoingMessage,
+    ProviderType,
+    SendResult,
+    SignatureError,
+    StatusUpdate,
+    WebhookRequest,
+)
+
+SIGNATURE_HEADER = "x-sandbox-signature"
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _json(request: WebhookRequest) -> Any:
+    try:
+        return json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from exc
+
+
+def _field(item: dict[str, Any], name: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{name!r} is missing or not a string")
+    return value
+
+
+class SandboxType(ProviderType):
+    code = "sandbox"
+    name = "Sandbox (simulated carrier)"
+    schemes = ("sms",)
+    endpoints = (
+        Endpoint("receive", "A customer's text from the phone simulator"),
+        Endpoint("status", "Delivery receipts from the simulated network"),
+    )
+    config_fields = (
+        ConfigField(
+            "receipt_delay", "Seconds before a delivery receipt", required=False, default=1.0
+        ),
+        ConfigField(
+            "fail_rate", "Share of messages the network fails (0 to 1)", required=False, default=0.0
+        ),
+        ConfigField(
+            "throttle_per_second",
+            "Messages accepted per second (0: no limit)",
+            required=False,
+            default=0,
+        ),
+    )
+    # The simulated network keys messages by our reference: a repeated send is ignored.
+    idempotent_sends = True
+    batch_size = 500
+
+    def default_address(self, region: str) -> str:
+        # A number from the range France keeps for fiction (ARCEP: 06 39 98 xx xx); elsewhere
+        # the region's example mobile number. Simulated handsets text it.
+        if region == "FR":
+            return "+33639980001"
+        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        if example is None:
+            return "+15005550006"
+        return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+
+    def send(self, channel: ChannelConfig, message: OutgoingMessage) -> SendResult:
+        return self.send_many(channel, [message])[0]
+
+    def send_many(
+        self, channel: ChannelConfig, messages: Sequence[OutgoingMessage]
+    ) -> list[SendResult]:
+        from comptoir.sandbox.carrier import submit
+
+        return submit(channel, messages)
+
+    def handle(self, channel: ChannelConfig, action: str, request: WebhookRequest) -> HookResult:
+        expected = sign(channel.secrets.get("webhook_secret", ""), request.body)
+        if not hmac.compare_digest(expected, request.headers.get(SIGNATURE_HEADER, "")):
+            raise SignatureError("bad or missing X-Sandbox-Signature")
+        data = _json(request)
+        events: list[Event] = []
+        if action == "receive":
+            if not isinstance(data, dict):
+                raise BadRequest("expected a JSON object")
+            events.append(
+                InboundMessage(
+                    provider_id=_field(data, "id"),
+                    sender=_field(data, "from"),
+                    recipient=str(data.get("to") or channel.address),
+                    body=str(data.get("text") or ""),
+                )
+            )
+        elif action == "status":
+            if not isinstance(data, list):
+                raise BadRequest("expected a JSON list of receipts")
+            for item in data:
+                status = _field(item, "status")
+                if status not in {s.value for s in DeliveryStatus}:
+                    raise BadRequest(f"unknown status {status!r}")
+                events.append(
+                    StatusUpdate(
+                        provider_id=_field(item, "id"),
+                        status=DeliveryStatus(status),
+                        error_code=str(item.get("error_code") or ""),
+                        reason=str(item.get("reason") or ""),
+                    )
+                )
+        return HookResult(events, body=b'{"ok": true}', content_type="application/json")

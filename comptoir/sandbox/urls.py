@@ -1,0 +1,10 @@
+from django.urls import path
+
+from comptoir.sandbox import views
+
+app_name = "sandbox"
+urlpatterns = [
+    path("phone/", views.phone, name="phone"),
+    path("phone/thread", views.thread, name="thread"),
+    path("phone/reply", views.reply, name="reply"),
+]
