@@ -4,10 +4,17 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from huey.contrib.djhuey import HUEY
 
 from comptoir.channels.models import Channel
 from comptoir.workspaces.models import Role, Workspace
 from comptoir.workspaces.services import api_key_create, staff_add, workspace_create
+
+
+@pytest.fixture(autouse=True)
+def fresh_queue() -> None:
+    """No wake-up flag or pending task leaks from one test into the next."""
+    HUEY.flush()
 
 
 @pytest.fixture
@@ -45,8 +52,13 @@ class ApiClient(Client):
     def get(self, path: str, data: Any = None, **extra: Any) -> Any:  # type: ignore[override]
         return super().get(path, data, **self._headers(extra))
 
-    def post(self, path: str, data: Any = None, content_type: str = "application/json",  # type: ignore[override]
-             **extra: Any) -> Any:
+    def post(
+        self,
+        path: str,
+        data: Any = None,
+        content_type: str = "application/json",  # type: ignore[override]
+        **extra: Any,
+    ) -> Any:
         return super().post(path, data, content_type=content_type, **self._headers(extra))
 
 

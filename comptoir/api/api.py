@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import AuthenticationError, HttpError
@@ -41,7 +43,7 @@ api = NinjaAPI(
     version="1",
     description=(
         "Contacts and messages for one workspace. Authenticate with "
-        "`Authorization: Bearer <api key>`. Errors are `{\"error\": {code, field, message}}`."
+        '`Authorization: Bearer <api key>`. Errors are `{"error": {code, field, message}}`.'
     ),
     auth=ApiKeyAuth(),
     urls_namespace="api",
@@ -50,8 +52,14 @@ api = NinjaAPI(
 )
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str, field: str | None = None,
-           **extra: Any) -> HttpResponse:
+def _error(
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    **extra: Any,
+) -> HttpResponse:
     body = {"error": {"code": code, "field": field, "message": message}, **extra}
     return api.create_response(request, body, status=status)
 
@@ -81,8 +89,12 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> Http
 
 
 def _unsupported_media_type(request: HttpRequest) -> HttpResponse:
-    return _error(request, 415, "unsupported_media_type",
-                  f"Send JSON with Content-Type: application/json, not {request.content_type!r}.")
+    return _error(
+        request,
+        415,
+        "unsupported_media_type",
+        f"Send JSON with Content-Type: application/json, not {request.content_type!r}.",
+    )
 
 
 @api.exception_handler(HttpError)
@@ -91,15 +103,28 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
         if request.content_type != "application/json":
             return _unsupported_media_type(request)
-        return _error(request, 400, "malformed_json",
-                      f"The body is not valid JSON: {exc.__cause__}.")
+        return _error(
+            request, 400, "malformed_json", f"The body is not valid JSON: {exc.__cause__}."
+        )
     return _error(request, exc.status_code, "error", exc.message)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(
+        request,
+        413,
+        "too_large",
+        f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes; "
+        "send fewer messages per batch.",
+    )
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, 401, "unauthorized",
-                  "A valid API key is required: Authorization: Bearer <key>.")
+    return _error(
+        request, 401, "unauthorized", "A valid API key is required: Authorization: Bearer <key>."
+    )
 
 
 def _workspace(request: HttpRequest) -> Workspace:
@@ -108,8 +133,11 @@ def _workspace(request: HttpRequest) -> Workspace:
     return workspace
 
 
-@api.post("/contacts", response={201: ContactOut, 409: ErrorOut, 422: ErrorOut},
-          summary="Create a contact (409 with existing_id when the number exists)")
+@api.post(
+    "/contacts",
+    response={201: ContactOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Create a contact (409 with existing_id when the number exists)",
+)
 def create_contact(request: HttpRequest, payload: ContactIn) -> Status[Contact]:
     contact = contact_create(
         workspace=_workspace(request),
@@ -158,17 +186,21 @@ def _request(item: MessageIn) -> SendRequest:
     return SendRequest(item.to, item.body, item.purpose, item.idempotency_key, item.send_at)
 
 
-@api.post("/messages", response={202: MessageQueuedOut, 404: ErrorOut, 409: ErrorOut,
-                                 422: ErrorOut},
-          summary="Queue a message (same idempotency key: the same message, never a second send)")
+@api.post(
+    "/messages",
+    response={202: MessageQueuedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Queue a message (same idempotency key: the same message, never a second send)",
+)
 def send_message(request: HttpRequest, payload: MessageIn) -> Status[Message]:
     result = messages_send(workspace=_workspace(request), requests=[_request(payload)])[0]
     return Status(202, _queued(result))
 
 
-@api.post("/messages/batch", response={202: list[MessageQueuedOut], 404: ErrorOut,
-                                       409: ErrorOut, 422: ErrorOut},
-          summary="Queue up to 1,000 messages at once (all or none)")
+@api.post(
+    "/messages/batch",
+    response={202: list[MessageQueuedOut], 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Queue up to 1,000 messages at once (all or none)",
+)
 def send_messages(request: HttpRequest, payload: MessageBatchIn) -> Status[list[Message]]:
     results = messages_send(
         workspace=_workspace(request),
@@ -178,8 +210,11 @@ def send_messages(request: HttpRequest, payload: MessageBatchIn) -> Status[list[
     return Status(202, [_queued(r) for r in results])
 
 
-@api.get("/messages/{message_id}", response={200: MessageDetailOut, 404: ErrorOut},
-         summary="A message's current status and its history")
+@api.get(
+    "/messages/{message_id}",
+    response={200: MessageDetailOut, 404: ErrorOut},
+    summary="A message's current status and its history",
+)
 def get_message(request: HttpRequest, message_id: uuid.UUID) -> Message:
     message = (
         Message.objects.for_workspace(_workspace(request))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 VAR_DIR = Path(os.environ.get("COMPTOIR_VAR_DIR", Path.cwd() / "var")).resolve()
@@ -48,7 +49,7 @@ def secret_key() -> str:
     return value
 
 
-def huey_settings(url: str, *, name: str) -> dict[str, object]:
+def huey_settings(url: str, *, name: str) -> dict[str, Any]:
     """Huey's Django settings from HUEY_URL: sqlite:///path, redis://host:port/db or postgres://…"""
     parsed = urlparse(url)
     consumer = {"workers": 4, "worker_type": "thread", "periodic": True}

@@ -117,7 +117,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# A full API batch (1,000 messages of 10 segments, JSON-escaped) fits; webhooks cap at 1 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 
 # Provider types an operator allows; remove a line to switch one off.
 COMPTOIR_PROVIDERS = env_list("COMPTOIR_PROVIDERS", ["comptoir.providers.sandbox.SandboxType"])

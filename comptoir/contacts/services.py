@@ -31,9 +31,7 @@ class DuplicateContact(Conflict):
         self.existing = existing
 
 
-def _clean_optional(
-    *, email: str, language: str, timezone_name: str
-) -> tuple[str, str, str]:
+def _clean_optional(*, email: str, language: str, timezone_name: str) -> tuple[str, str, str]:
     email = email.strip()
     if email:
         try:
@@ -113,9 +111,7 @@ def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dic
     Numbers nobody has typed a name for are created as prospects.
     """
     wanted = {p.e164: p for p in phones}
-    found = {
-        c.phone: c for c in Contact.objects.for_workspace(workspace).filter(phone__in=wanted)
-    }
+    found = {c.phone: c for c in Contact.objects.for_workspace(workspace).filter(phone__in=wanted)}
     missing = [p for e164, p in wanted.items() if e164 not in found]
     if missing:
         now = timezone.now()
@@ -123,8 +119,23 @@ def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dic
             Contact,
             CONTACT_COLUMNS,
             (
-                (uuid7(), now, now, workspace.id, p.e164, p.number_type, "", "", "", "", "",
-                 None, "sms", {}, True)
+                (
+                    uuid7(),
+                    now,
+                    now,
+                    workspace.id,
+                    p.e164,
+                    p.number_type,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    None,
+                    "sms",
+                    {},
+                    True,
+                )
                 for p in missing
             ),
             ignore_conflicts=True,  # created meanwhile by another request: use theirs
@@ -139,7 +150,19 @@ def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dic
 
 
 CONTACT_COLUMNS = (
-    "id", "created_at", "updated_at", "workspace_id", "phone", "number_type", "first_name",
-    "last_name", "email", "language", "timezone", "birthday", "preferred_channel", "attributes",
+    "id",
+    "created_at",
+    "updated_at",
+    "workspace_id",
+    "phone",
+    "number_type",
+    "first_name",
+    "last_name",
+    "email",
+    "language",
+    "timezone",
+    "birthday",
+    "preferred_channel",
+    "attributes",
     "is_prospect",
 )

@@ -48,13 +48,14 @@ def insert_rows(
     (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike).
     """
     meta = model._meta
-    fields = [meta.get_field(name) for name in columns]  # get_field knows `contact_id` too
+    # get_field knows attribute names (`contact_id`) too; only concrete columns are allowed.
+    fields = [_column(meta.get_field(name)) for name in columns]
     converters = [_converter(f) for f in fields]
     quote = connection.ops.quote_name
     # Names come from the model and are quoted; every value is a parameter.
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
         quote(meta.db_table),
-        ", ".join(quote(f.column) for f in fields),
+        ", ".join(quote(str(f.column)) for f in fields),
         ", ".join(["%s"] * len(fields)),
     ) + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
     if any(converters):
@@ -72,6 +73,12 @@ def convert(field: models.Field[Any, Any], value: Any) -> Any:
     """One value as the database takes it (for hand-written UPDATE … WHERE id = %s)."""
     conv = _converter(field)
     return conv(value) if conv else value
+
+
+def _column(field: object) -> models.Field[Any, Any]:
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise TypeError(f"{field} is not a column")
+    return field
 
 
 def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:

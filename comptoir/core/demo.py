@@ -109,8 +109,8 @@ def seed_demo(*, customers: int = 50, seed: int = 7) -> tuple[Workspace, bool]:
         t.name: t
         for t in tags_get_or_create(workspace=workspace, names=["VIP", "myope", "presbyte"])
     }
-    today = timezone.localdate()
     tz = workspace.tz
+    today = timezone.localdate(timezone=tz)  # the shop's today, not UTC's
     tomorrow = today + dt.timedelta(days=1)
     for index, (first, last) in enumerate(_people(rng, customers)):
         fixed_line = index % 17 == 16  # a few older customers only have a landline

@@ -22,7 +22,8 @@ def consumer_options(**overrides: Any) -> dict[str, Any]:
     # Tasks must be registered before a worker reads them off the queue, and periodic
     # ones before the scheduler starts.
     autodiscover_modules("tasks")
-    options: dict[str, Any] = dict(settings.HUEY.get("consumer", {}))
+    huey_settings: dict[str, Any] = settings.HUEY
+    options: dict[str, Any] = dict(huey_settings.get("consumer", {}))
     options.update({k: v for k, v in overrides.items() if v is not None})
     options["worker_type"] = "thread"
     # Wake quickly when idle: the dispatcher is woken through the queue.

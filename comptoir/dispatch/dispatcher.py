@@ -28,6 +28,7 @@ from comptoir.channels.models import Channel, ChannelStatus
 from comptoir.compliance.policy import Candidate, refusals
 from comptoir.core.bulk import convert, insert_rows
 from comptoir.dispatch import ratelimit
+from comptoir.messaging.inbound import pending_receipts_apply
 from comptoir.messaging.models import Message, MessageTransition, Status
 from comptoir.providers.base import (
     ChannelConfig,
@@ -169,25 +170,29 @@ def _record(
     now = timezone.now()
     sent: list[tuple[str, uuid.UUID]] = []
     transitions: list[tuple[Any, ...]] = []
-    # (delay, code, reason, config error) -> ids: one UPDATE per distinct retry.
+    # (delay, code, reason, uncounted) -> ids: one UPDATE per distinct retry.
     retry: dict[tuple[float, str, str, bool], list[uuid.UUID]] = {}
     failed: list[tuple[uuid.UUID, SendResult]] = []
     config_error: SendResult | None = None
     for row, result in zip(rows, results, strict=True):
         report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+        attempt = row["attempts"] + 1
         if result.outcome is Outcome.SENT:
             sent.append((result.provider_id, row["id"]))
         elif result.outcome in (Outcome.REJECTED, Outcome.CONTACT_STOPPED) or (
-            row["attempts"] + 1 >= MAX_ATTEMPTS and result.outcome is not Outcome.CONFIG_ERROR
+            result.outcome is Outcome.RETRY and attempt >= MAX_ATTEMPTS
         ):
             failed.append((row["id"], result))
         else:
+            # Throttling and a misconfigured channel only slow the sender down: those
+            # messages wait as long as it takes, their attempts uncounted. Failed
+            # connections give up after MAX_ATTEMPTS.
             if result.outcome is Outcome.CONFIG_ERROR:
                 config_error = result
-            delay = result.retry_after or retry_delay(row["attempts"] + 1)
+            delay = result.retry_after or retry_delay(attempt)
             code = result.error_code or result.outcome.value
-            is_config = result.outcome is Outcome.CONFIG_ERROR
-            retry.setdefault((delay, code, result.reason, is_config), []).append(row["id"])
+            uncounted = result.outcome is not Outcome.RETRY
+            retry.setdefault((delay, code, result.reason, uncounted), []).append(row["id"])
             transitions.append((row["id"], Status.QUEUED, now, code, result.reason))
     with transaction.atomic():
         if sent:
@@ -198,7 +203,7 @@ def _record(
                     _sent_sql(), [(pid, at, convert(id_field, i)) for pid, i in sent]
                 )
             transitions += _transitions([i for _, i in sent], Status.SENT, now)
-        for (delay, code, reason, is_config), ids in retry.items():
+        for (delay, code, reason, uncounted), ids in retry.items():
             Message.objects.filter(id__in=ids, status=Status.SENDING).update(
                 status=Status.QUEUED,
                 send_at=now + dt.timedelta(seconds=delay),
@@ -206,8 +211,7 @@ def _record(
                 claimed_until=None,
                 error_code=code,
                 error_reason=reason,
-                # A misconfigured channel is not the message's fault: it waits, uncounted.
-                attempts=F("attempts") - 1 if is_config else F("attempts"),
+                attempts=F("attempts") - 1 if uncounted else F("attempts"),
             )
         for message_id, result in failed:
             code = result.error_code or result.outcome.value
@@ -229,6 +233,9 @@ def _record(
             Channel.objects.filter(id=channel.id).update(
                 status=ChannelStatus.ACTIVE, status_reason=""
             )
+    if sent:
+        # A receipt may have beaten us to it (the provider called back before answering).
+        pending_receipts_apply(channel=channel, provider_ids=[pid for pid, _ in sent])
     report.sent += len(sent)
     report.failed += len(failed)
     report.retried += sum(len(ids) for ids in retry.values())

@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 
 from comptoir.channels.models import Channel
 from comptoir.dispatch.wakeup import wake
-from comptoir.messaging.models import Message, MessageTransition, Status
+from comptoir.messaging.inbound import pending_receipts_apply
+from comptoir.messaging.models import Message, MessageTransition, PendingReceipt, Status
 from comptoir.providers.registry import UnknownProvider, provider_type
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,16 @@ log = logging.getLogger(__name__)
 LOST_WAKE_SECONDS = 15
 
 
+# Receipts for ids that never show up are dropped after this long.
+PENDING_RECEIPT_DAYS = 2
+
+
 @dataclass
 class ReapReport:
     woken: int = 0
     requeued: int = 0
     unknown: int = 0
+    receipts: int = 0
 
 
 def reap(*, now: dt.datetime | None = None) -> ReapReport:
@@ -112,4 +118,21 @@ def reap(*, now: dt.datetime | None = None) -> ReapReport:
         log.warning(
             "reaper settled %d stale sends on channel %s as %s", len(ids), channel.id, status
         )
+    report.receipts = _settle_early_receipts(now)
     return report
+
+
+def _settle_early_receipts(now: dt.datetime) -> int:
+    """Apply receipts whose message got its provider id since, and drop the hopeless ones."""
+    expired = PendingReceipt.objects.filter(
+        received_at__lt=now - dt.timedelta(days=PENDING_RECEIPT_DAYS)
+    ).delete()[0]
+    if expired:
+        log.warning(
+            "dropped %d receipts that matched no message in %d days", expired, PENDING_RECEIPT_DAYS
+        )
+    applied = 0
+    channel_ids = PendingReceipt.objects.values_list("channel_id", flat=True).distinct()
+    for channel in Channel.objects.filter(id__in=list(channel_ids)):
+        applied += pending_receipts_apply(channel=channel)
+    return applied

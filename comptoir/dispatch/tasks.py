@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import connections
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, on_shutdown
 
 from comptoir.dispatch.dispatcher import dispatch_channel
 from comptoir.dispatch.reaper import reap
 from comptoir.dispatch.wakeup import wake, woken
+
+
+@on_shutdown()
+def close_connections() -> None:
+    # Each worker thread holds its own database connection: give it back on the way out.
+    connections.close_all()
 
 
 @db_task(priority=10)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,14 @@ from comptoir.core.bulk import insert_rows
 from comptoir.core.errors import ValidationError
 from comptoir.core.ids import uuid7
 from comptoir.messaging.encoding import analyze
-from comptoir.messaging.models import Direction, Message, MessageTransition, Purpose, Status
+from comptoir.messaging.models import (
+    Direction,
+    Message,
+    MessageTransition,
+    PendingReceipt,
+    Purpose,
+    Status,
+)
 from comptoir.providers.base import (
     ChannelEvent,
     DeliveryStatus,
@@ -122,6 +130,7 @@ def _apply_statuses(channel: Channel, events: Sequence[StatusUpdate], report: St
     by_status: dict[DeliveryStatus, list[StatusUpdate]] = defaultdict(list)
     for event in events:
         by_status[event.status].append(event)
+    matched: set[str] = set()
     for status, group in by_status.items():
         by_pid = {e.provider_id: e for e in group}
         rows = list(
@@ -132,14 +141,14 @@ def _apply_statuses(channel: Channel, events: Sequence[StatusUpdate], report: St
                 status__in=RECEIPT_MOVES[status],
             ).values_list("id", "provider_id")
         )
+        matched.update(pid for _, pid in rows)
         if not rows:
-            report.unmatched += len(group)
             continue
         ids = [r[0] for r in rows]
         stamp = {RECEIPT_STAMP[status]: now}
         if status is DeliveryStatus.FAILED:
             # Failures carry their own code and reason: one update per distinct reason.
-            reasons: dict[tuple[str, str], list[object]] = defaultdict(list)
+            reasons: dict[tuple[str, str], list[uuid.UUID]] = defaultdict(list)
             for message_id, pid in rows:
                 event = by_pid[pid]
                 reasons[(event.error_code or "undelivered", event.reason)].append(message_id)
@@ -158,7 +167,60 @@ def _apply_statuses(channel: Channel, events: Sequence[StatusUpdate], report: St
             ),
         )
         report.statuses += len(rows)
-        report.unmatched += len(group) - len(rows)
+    unmatched = [e for e in events if e.provider_id not in matched]
+    if unmatched:
+        _keep_early_receipts(channel, unmatched, now, report)
+
+
+def _keep_early_receipts(
+    channel: Channel, events: Sequence[StatusUpdate], now: dt.datetime, report: StoreReport
+) -> None:
+    """Receipts for ids no message has yet wait for their message; the rest are stale."""
+    known = set(
+        Message.objects.filter(
+            channel=channel, provider_id__in=[e.provider_id for e in events]
+        ).values_list("provider_id", flat=True)
+    )
+    early = [e for e in events if e.provider_id not in known]
+    report.unmatched += len(events)
+    PendingReceipt.objects.bulk_create(
+        PendingReceipt(
+            channel=channel,
+            provider_id=e.provider_id,
+            status=e.status,
+            error_code=e.error_code,
+            reason=e.reason,
+            received_at=now,
+        )
+        for e in early
+    )
+
+
+def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | None = None) -> int:
+    """Apply receipts that came before their message's provider id was recorded."""
+    pending = PendingReceipt.objects.filter(channel=channel)
+    if provider_ids is not None:
+        pending = pending.filter(provider_id__in=provider_ids)
+    rows = list(pending.order_by("received_at", "id"))
+    if not rows:
+        return 0
+    recorded = set(
+        Message.objects.filter(
+            channel=channel, provider_id__in=[r.provider_id for r in rows]
+        ).values_list("provider_id", flat=True)
+    )
+    ready = [r for r in rows if r.provider_id in recorded]
+    if not ready:
+        return 0
+    report = StoreReport()
+    with transaction.atomic():
+        for row in ready:  # in arrival order: "sent" before "delivered"
+            event = StatusUpdate(
+                row.provider_id, DeliveryStatus(row.status), row.error_code, row.reason
+            )
+            _apply_statuses(channel, [event], report)
+        PendingReceipt.objects.filter(id__in=[r.id for r in ready]).delete()
+    return len(ready)
 
 
 def events_store(*, channel: Channel, events: Sequence[Event]) -> StoreReport:

@@ -142,3 +142,24 @@ class MessageTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} at {self.at}"
+
+
+class PendingReceipt(models.Model):
+    """A delivery receipt that came before we recorded the provider's id for its message.
+
+    Providers may call back before their own send request has answered us; the receipt
+    waits here and is applied as soon as the id is recorded (or by the reaper's tick).
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    provider_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=10)
+    error_code = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "provider_id"], name="pending_receipt_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.status}"

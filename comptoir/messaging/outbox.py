@@ -158,8 +158,9 @@ def _enqueue(
         )
     blocked = refusals(
         [
-            Candidate(key=i, scheme=channel.scheme, number_type=m.contact.number_type,
-                      purpose=m.purpose)
+            Candidate(
+                key=i, scheme=channel.scheme, number_type=m.contact.number_type, purpose=m.purpose
+            )
             for i, m in enumerate(new)
             if m.contact is not None
         ]
@@ -173,8 +174,11 @@ def _enqueue(
             message.failed_at = now
         transitions.append(
             MessageTransition(
-                message=message, status=message.status, at=now,
-                code=message.error_code, reason=message.error_reason,
+                message=message,
+                status=message.status,
+                at=now,
+                code=message.error_code,
+                reason=message.error_reason,
             )
         )
     insert_objects(new)
@@ -182,7 +186,6 @@ def _enqueue(
     if any(m.status == Status.QUEUED for m in new):
         wake_after_commit(channel.id)
     return results, new
-
 
 
 def messages_send(

@@ -35,9 +35,7 @@ def workspace_create(
         raise ValidationError("A workspace needs a name.", field="name")
     longest = Workspace._meta.get_field("name").max_length or 200
     if len(name) > longest:
-        raise ValidationError(
-            f"A workspace name is at most {longest} characters.", field="name"
-        )
+        raise ValidationError(f"A workspace name is at most {longest} characters.", field="name")
     region = region.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValidationError(
