@@ -28,8 +28,11 @@ def _converter(field: models.Field[Any, Any]) -> Converter | None:
             return as_uuid
         return lambda v: None if v is None else as_uuid(v).hex
     if isinstance(target, models.DateTimeField):
-        adapt = connection.ops.adapt_datetimefield_value
-        return lambda v: adapt(v) if isinstance(v, dt.datetime) else v
+        if connection.vendor == "sqlite":
+            # What Django's SQLite adapter stores (naive UTC text), without its per-value
+            # settings look-ups.
+            return lambda v: str(v.astimezone(dt.UTC).replace(tzinfo=None)) if v else v
+        return None  # psycopg adapts aware datetimes itself
     if isinstance(target, models.JSONField):
         return lambda v: target.get_db_prep_save(v, connection)
     return None
@@ -51,22 +54,32 @@ def insert_rows(
     # get_field knows attribute names (`contact_id`) too; only concrete columns are allowed.
     fields = [_column(meta.get_field(name)) for name in columns]
     converters = [_converter(f) for f in fields]
-    quote = connection.ops.quote_name
-    # Names come from the model and are quoted; every value is a parameter.
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
-        quote(meta.db_table),
-        ", ".join(quote(str(f.column)) for f in fields),
-        ", ".join(["%s"] * len(fields)),
-    ) + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
     if any(converters):
         rows = [
             [conv(v) if conv else v for conv, v in zip(converters, row, strict=True)]
             for row in rows
         ]
     params = list(rows)
-    if params:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+    if not params:
+        return
+    quote = connection.ops.quote_name
+    # Names come from the model and are quoted; every value is a parameter.
+    head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608
+        quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
+    )
+    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    one_row = "({})".format(", ".join(["%s"] * len(fields)))
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            # SQLite runs in-process: a prepared statement per row costs next to nothing.
+            cursor.executemany(head + one_row + tail, params)
+            return
+        # PostgreSQL: one multi-row statement per chunk, under its 65,535 parameters.
+        per_chunk = max(1, 60_000 // len(fields))
+        for start in range(0, len(params), per_chunk):
+            chunk = params[start : start + per_chunk]
+            sql = head + ", ".join([one_row] * len(chunk)) + tail
+            cursor.execute(sql, [v for row in chunk for v in row])
 
 
 def convert(field: models.Field[Any, Any], value: Any) -> Any:

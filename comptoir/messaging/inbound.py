@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -125,7 +126,10 @@ def _store_inbound(channel: Channel, events: Sequence[InboundMessage], report: S
         report.received.append(message)
 
 
-def _apply_statuses(channel: Channel, events: Sequence[StatusUpdate], report: StoreReport) -> None:
+def _apply_statuses(
+    channel: Channel, events: Sequence[StatusUpdate], report: StoreReport, *, keep: bool = True
+) -> None:
+    """Move messages by their receipts; with `keep`, receipts that moved none wait."""
     now = timezone.now()
     by_status: dict[DeliveryStatus, list[StatusUpdate]] = defaultdict(list)
     for event in events:
@@ -139,7 +143,9 @@ def _apply_statuses(channel: Channel, events: Sequence[StatusUpdate], report: St
                 direction=Direction.OUT,
                 provider_id__in=list(by_pid),
                 status__in=RECEIPT_MOVES[status],
-            ).values_list("id", "provider_id")
+            )
+            .select_for_update()  # two deliveries of one receipt: the second sees the first
+            .values_list("id", "provider_id")
         )
         matched.update(pid for _, pid in rows)
         if not rows:
@@ -168,20 +174,19 @@ def _apply_statuses(channel: Channel, events: Sequence[StatusUpdate], report: St
         )
         report.statuses += len(rows)
     unmatched = [e for e in events if e.provider_id not in matched]
-    if unmatched:
+    if unmatched and keep:
         _keep_early_receipts(channel, unmatched, now, report)
 
 
 def _keep_early_receipts(
     channel: Channel, events: Sequence[StatusUpdate], now: dt.datetime, report: StoreReport
 ) -> None:
-    """Receipts for ids no message has yet wait for their message; the rest are stale."""
-    known = set(
-        Message.objects.filter(
-            channel=channel, provider_id__in=[e.provider_id for e in events]
-        ).values_list("provider_id", flat=True)
-    )
-    early = [e for e in events if e.provider_id not in known]
+    """Receipts that moved no message wait: their message may not have its id yet.
+
+    The dispatcher may record these ids while we store them: whoever commits last sees
+    the other's rows, so we look once more after our commit. Receipts for messages that
+    do have the id (a repeat, or a message already past that state) are cleared then.
+    """
     report.unmatched += len(events)
     PendingReceipt.objects.bulk_create(
         PendingReceipt(
@@ -192,8 +197,10 @@ def _keep_early_receipts(
             reason=e.reason,
             received_at=now,
         )
-        for e in early
+        for e in events
     )
+    pids = [e.provider_id for e in events]
+    transaction.on_commit(lambda: pending_receipts_apply(channel=channel, provider_ids=pids))
 
 
 def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | None = None) -> int:
@@ -214,11 +221,13 @@ def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | No
         return 0
     report = StoreReport()
     with transaction.atomic():
-        for row in ready:  # in arrival order: "sent" before "delivered"
-            event = StatusUpdate(
-                row.provider_id, DeliveryStatus(row.status), row.error_code, row.reason
-            )
-            _apply_statuses(channel, [event], report)
+        # In arrival order ("sent" before "delivered"), a run of one status at a time.
+        for _, run in groupby(ready, key=lambda r: r.status):
+            events = [
+                StatusUpdate(r.provider_id, DeliveryStatus(r.status), r.error_code, r.reason)
+                for r in run
+            ]
+            _apply_statuses(channel, events, report, keep=False)
         PendingReceipt.objects.filter(id__in=[r.id for r in ready]).delete()
     return len(ready)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
 
         from comptoir.benchmarks import send
 
+        call_command("migrate", interactive=False, verbosity=0)
         rounds = send.run(
             messages=options["messages"],
             rounds=options["rounds"],
