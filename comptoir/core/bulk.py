@@ -68,18 +68,18 @@ def insert_rows(
         quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
     )
     tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    one_row = "({})".format(", ".join(["%s"] * len(fields)))
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             # SQLite runs in-process: a prepared statement per row costs next to nothing.
+            one_row = "({})".format(", ".join(["%s"] * len(fields)))
             cursor.executemany(head + one_row + tail, params)
             return
-        # PostgreSQL: one multi-row statement per chunk, under its 65,535 parameters.
-        per_chunk = max(1, 60_000 // len(fields))
-        for start in range(0, len(params), per_chunk):
-            chunk = params[start : start + per_chunk]
-            sql = head + ", ".join([one_row] * len(chunk)) + tail
-            cursor.execute(sql, [v for row in chunk for v in row])
+        # PostgreSQL: one statement whatever the row count, each column sent as one array
+        # (a few parameters to bind instead of thousands).
+        arrays = [list(column) for column in zip(*params, strict=True)]
+        casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        sql = f"{head.removesuffix('VALUES ')}SELECT * FROM unnest({casts}){tail}"  # noqa: S608
+        cursor.execute(sql, arrays)
 
 
 def convert(field: models.Field[Any, Any], value: Any) -> Any:

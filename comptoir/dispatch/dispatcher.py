@@ -98,14 +98,27 @@ def _transitions(
     return [(i, status, at, code, reason) for i in ids]
 
 
-def _sent_sql() -> str:
+def _mark_sent(sent: Sequence[tuple[str, uuid.UUID]], now: dt.datetime) -> None:
+    """sending → sent, each with its provider id, in one statement on PostgreSQL."""
     table = connection.ops.quote_name(Message._meta.db_table)
-    # The table name comes from the model; every value is a parameter.
-    return (
-        f"UPDATE {table} SET status = 'sent', provider_id = %s, sent_at = %s, "  # noqa: S608
-        "claim_token = NULL, claimed_until = NULL, error_code = '', error_reason = '' "
-        "WHERE id = %s AND status = 'sending'"
-    )
+    values = "SET status = 'sent', provider_id = v.pid, sent_at = %s, claim_token = NULL, "
+    values += "claimed_until = NULL, error_code = '', error_reason = '' "
+    at = convert(Message._meta.get_field("sent_at"), now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The table name comes from the model; every value is a parameter.
+            cursor.execute(
+                f"UPDATE {table} AS m {values}"
+                "FROM unnest(%s::varchar[], %s::uuid[]) AS v(pid, id) "
+                "WHERE m.id = v.id AND m.status = 'sending'",
+                [at, [pid for pid, _ in sent], [i for _, i in sent]],
+            )
+            return
+        id_field = Message._meta.get_field("id")
+        cursor.executemany(
+            f"UPDATE {table} {values.replace('v.pid', '%s')}WHERE id = %s AND status = 'sending'",
+            [(pid, at, convert(id_field, i)) for pid, i in sent],
+        )
 
 
 def _block(rows: list[dict[str, Any]], scheme: str, token: uuid.UUID) -> list[dict[str, Any]]:
@@ -196,12 +209,7 @@ def _record(
             transitions.append((row["id"], Status.QUEUED, now, code, result.reason))
     with transaction.atomic():
         if sent:
-            at = convert(Message._meta.get_field("sent_at"), now)
-            id_field = Message._meta.get_field("id")
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    _sent_sql(), [(pid, at, convert(id_field, i)) for pid, i in sent]
-                )
+            _mark_sent(sent, now)
             transitions += _transitions([i for _, i in sent], Status.SENT, now)
         for (delay, code, reason, uncounted), ids in retry.items():
             Message.objects.filter(id__in=ids, status=Status.SENDING).update(

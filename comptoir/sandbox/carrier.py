@@ -84,7 +84,9 @@ def submit(channel: ChannelConfig, messages: Sequence[OutgoingMessage]) -> list[
         ids = dict(
             CarrierMessage.objects.filter(
                 channel_uuid=channel.uuid, reference__in=[r.reference for r in rows]
-            ).values_list("reference", "provider_id")
+            )
+            .exclude(reference="")  # lets the planner use the partial unique index
+            .values_list("reference", "provider_id")
         )
     if rows:
         transaction.on_commit(lambda: schedule_receipts(delay))
