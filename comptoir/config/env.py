@@ -52,33 +52,19 @@ def secret_key() -> str:
 def huey_settings(url: str, *, name: str) -> dict[str, Any]:
     """Huey's Django settings from HUEY_URL: sqlite:///path, redis://host:port/db or postgres://…"""
     parsed = urlparse(url)
-    consumer = {"workers": 4, "worker_type": "thread", "periodic": True}
+    common = {
+        "name": name,
+        "immediate": False,
+        "consumer": {"workers": 4, "worker_type": "thread", "periodic": True},
+    }
     if parsed.scheme == "sqlite":
         # sqlite:///relative/path, sqlite:////absolute/path, or sqlite:// for var/huey.sqlite3
         path = parsed.path[1:] if parsed.path.startswith("/") else parsed.path
         path = path or str(VAR_DIR / "huey.sqlite3")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return {
-            "huey_class": "huey.SqliteHuey",
-            "name": name,
-            "filename": path,
-            "immediate": False,
-            "consumer": consumer,
-        }
+        return {"huey_class": "huey.SqliteHuey", "filename": path, **common}
     if parsed.scheme in {"redis", "rediss"}:
-        return {
-            "huey_class": "huey.PriorityRedisHuey",
-            "name": name,
-            "url": url,
-            "immediate": False,
-            "consumer": consumer,
-        }
+        return {"huey_class": "huey.PriorityRedisHuey", "url": url, **common}
     if parsed.scheme in {"postgres", "postgresql"}:
-        return {
-            "huey_class": "huey.PostgresHuey",
-            "name": name,
-            "dsn": url,
-            "immediate": False,
-            "consumer": consumer,
-        }
+        return {"huey_class": "huey.PostgresHuey", "dsn": url, **common}
     raise ValueError(f"HUEY_URL must start with sqlite://, redis:// or postgres://, not {url!r}")

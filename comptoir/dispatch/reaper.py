@@ -78,37 +78,28 @@ def reap(*, now: dt.datetime | None = None) -> ReapReport:
                 .values_list("id", flat=True)
             )
             if idempotent:
-                code = "requeued_after_crash"
+                status, code, extra = Status.QUEUED, "requeued_after_crash", {"send_at": now}
                 reason = _(
                     "The worker stopped while sending. The provider ignores repeated "
                     "references, so it was queued again without risk of a duplicate."
                 )
-                Message.objects.filter(id__in=ids).update(
-                    status=Status.QUEUED,
-                    send_at=now,
-                    claim_token=None,
-                    claimed_until=None,
-                    error_code=code,
-                    error_reason=reason,
-                )
-                status = Status.QUEUED
                 report.requeued += len(ids)
             else:
-                code = "send_unconfirmed"
+                status, code, extra = Status.UNKNOWN, "send_unconfirmed", {}
                 reason = _(
                     "The worker stopped while sending and the provider may have accepted "
                     "this message. It was not sent again, to avoid a duplicate; a late "
                     "delivery receipt will still update it."
                 )
-                Message.objects.filter(id__in=ids).update(
-                    status=Status.UNKNOWN,
-                    error_code=code,
-                    error_reason=reason,
-                    claim_token=None,
-                    claimed_until=None,
-                )
-                status = Status.UNKNOWN
                 report.unknown += len(ids)
+            Message.objects.filter(id__in=ids).update(
+                status=status,
+                error_code=code,
+                error_reason=reason,
+                claim_token=None,
+                claimed_until=None,
+                **extra,
+            )
             MessageTransition.objects.bulk_create(
                 MessageTransition(message_id=i, status=status, at=now, code=code, reason=reason)
                 for i in ids

@@ -55,6 +55,11 @@ def _request_hash(request: SendRequest, to: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _field(prefix: str, index: int, name: str) -> str:
+    """The field an error names: `to` for one message, `messages.3.to` in a batch."""
+    return f"{prefix}{index}.{name}" if prefix else name
+
+
 def default_channel(workspace: Workspace, scheme: str = "sms") -> Channel:
     channel = (
         Channel.objects.for_workspace(workspace)
@@ -80,8 +85,7 @@ def _resolve_recipients(
             continue
         except ValueError:
             pass
-        field = f"{prefix}{index}.to" if prefix else "to"
-        phones[index] = parse_phone(to, region=workspace.region, field=field)
+        phones[index] = parse_phone(to, region=workspace.region, field=_field(prefix, index, "to"))
     by_phone = contacts_for_phones(workspace=workspace, phones=phones.values())
     by_id = {
         c.id: c
@@ -94,9 +98,8 @@ def _resolve_recipients(
         elif contact_ids[index] in by_id:
             contacts.append(by_id[contact_ids[index]])
         else:
-            field = f"{prefix}{index}.to" if prefix else "to"
             message = _("No contact with id %(id)s.") % {"id": contact_ids[index]}
-            raise NotFound(message, field=field)
+            raise NotFound(message, field=_field(prefix, index, "to"))
     return contacts
 
 
@@ -129,9 +132,7 @@ def _enqueue(
             if prior.request_hash != request_hash:
                 raise IdempotencyConflict(
                     _("Idempotency key %(key)r was used for a different message.") % {"key": key},
-                    field=f"{field_prefix}{index}.idempotency_key"
-                    if field_prefix
-                    else "idempotency_key",
+                    field=_field(field_prefix, index, "idempotency_key"),
                 )
             results.append(Enqueued(prior, created=False))
             continue
@@ -201,26 +202,27 @@ def messages_send(
     valid_purposes = set(Purpose.values)
     infos = []
     for index, request in enumerate(requests):
-        field = f"{field_prefix}{index}." if field_prefix else ""
         if request.purpose not in valid_purposes:
             raise ValidationError(
                 _("Unknown purpose %(purpose)r: use one of %(choices)s.")
                 % {"purpose": request.purpose, "choices": ", ".join(sorted(valid_purposes))},
-                field=f"{field}purpose",
+                field=_field(field_prefix, index, "purpose"),
             )
         if not request.body or not request.body.strip():
-            raise ValidationError(_("The message body is empty."), field=f"{field}body")
+            raise ValidationError(
+                _("The message body is empty."), field=_field(field_prefix, index, "body")
+            )
         info = analyze(request.body)
         if info.segments > workspace.segment_cap:
             raise ValidationError(
                 _("The body is %(n)d SMS segments long; this workspace allows %(cap)d.")
                 % {"n": info.segments, "cap": workspace.segment_cap},
-                field=f"{field}body",
+                field=_field(field_prefix, index, "body"),
             )
         if request.send_at is not None and timezone.is_naive(request.send_at):
             raise ValidationError(
                 _("send_at needs a time zone (e.g. 2026-11-24T10:00:00+01:00)."),
-                field=f"{field}send_at",
+                field=_field(field_prefix, index, "send_at"),
             )
         infos.append(info)
 
