@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves the API docs page from local files, not a CDN
     "huey.contrib.djhuey",
     "comptoir.core",
     "comptoir.workspaces",
