@@ -111,7 +111,9 @@ def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dic
     Numbers nobody has typed a name for are created as prospects.
     """
     wanted = {p.e164: p for p in phones}
-    found = {c.phone: c for c in Contact.objects.for_workspace(workspace).filter(phone__in=wanted)}
+    # What sending needs; the rest of a contact loads on first use.
+    contacts = Contact.objects.for_workspace(workspace).only(*SENDING_FIELDS)
+    found = {c.phone: c for c in contacts.filter(phone__in=wanted)}
     missing = [p for e164, p in wanted.items() if e164 not in found]
     if missing:
         now = timezone.now()
@@ -140,15 +142,11 @@ def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dic
             ),
             ignore_conflicts=True,  # created meanwhile by another request: use theirs
         )
-        found.update(
-            (c.phone, c)
-            for c in Contact.objects.for_workspace(workspace).filter(
-                phone__in=[p.e164 for p in missing]
-            )
-        )
+        found.update((c.phone, c) for c in contacts.filter(phone__in=[p.e164 for p in missing]))
     return found
 
 
+SENDING_FIELDS = ("id", "workspace_id", "phone", "number_type", "first_name", "last_name")
 CONTACT_COLUMNS = (
     "id",
     "created_at",
