@@ -73,3 +73,14 @@ def staff_client(workspace: Workspace) -> Client:
     client = Client()
     assert client.login(username="anne", password="correct horse")
     return client
+
+
+def grant_marketing(workspace: Workspace, phones: list[str]) -> None:
+    """Contacts for these numbers with a recorded marketing opt-in (as an import would)."""
+    from comptoir.compliance.consent import consent_record
+    from comptoir.contacts.phones import parse_phone
+    from comptoir.contacts.services import contacts_for_phones
+
+    parsed = [parse_phone(p, region=workspace.region) for p in phones]
+    for contact in contacts_for_phones(workspace=workspace, phones=parsed).values():
+        consent_record(contact=contact, purposes=["marketing"], action="granted", source="import")

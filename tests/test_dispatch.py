@@ -16,12 +16,14 @@ from comptoir.messaging.models import Message, Status
 from comptoir.messaging.outbox import SendRequest, message_send, messages_send
 from comptoir.sandbox.carrier import deliver_receipts
 from comptoir.sandbox.models import CarrierMessage
+from tests.conftest import grant_marketing
 
 
 def queue(workspace, count=1, purpose="transactional", **kwargs):
-    requests = [
-        SendRequest(f"+3361234{i:04d}", f"Message {i}", purpose, **kwargs) for i in range(count)
-    ]
+    phones = [f"+3361234{i:04d}" for i in range(count)]
+    if purpose == "marketing":
+        grant_marketing(workspace, phones)
+    requests = [SendRequest(p, f"Message {i}", purpose, **kwargs) for i, p in enumerate(phones)]
     return [r.message for r in messages_send(workspace=workspace, requests=requests)]
 
 

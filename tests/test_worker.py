@@ -63,7 +63,7 @@ def test_a_rate_limited_channel_keeps_its_pace(workspace, channel, real_queue):
     start = time.monotonic()
     messages_send(
         workspace=workspace,
-        requests=[SendRequest(f"+3361234{i:04d}", "Hi", "marketing") for i in range(60)],
+        requests=[SendRequest(f"+3361234{i:04d}", "Hi", "conversational") for i in range(60)],
     )
     sent = Message.objects.filter(workspace=workspace, status__in=[Status.SENT, Status.DELIVERED])
     assert wait_for(lambda: sent.count() == 60, timeout=30)

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ComplianceConfig(AppConfig):
     name = "comptoir.compliance"
     label = "compliance"
+
+    def ready(self) -> None:
+        from comptoir.compliance.replies import keywords_apply
+        from comptoir.messaging.inbound import INBOUND_STEPS
+
+        if keywords_apply not in INBOUND_STEPS:
+            INBOUND_STEPS.append(keywords_apply)

@@ -17,6 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from comptoir.automations.models import Appointment
+from comptoir.compliance.consent import consent_record
+from comptoir.compliance.models import ConsentAction, ConsentSource
 from comptoir.contacts.models import Contact, Purchase
 from comptoir.contacts.phones import parse_phone
 from comptoir.contacts.services import tags_get_or_create
@@ -132,6 +134,14 @@ def seed_demo(*, customers: int = 50, seed: int = 7) -> tuple[Workspace, bool]:
             attributes={"fidelity_card": f"OL{10000 + index}"},
         )
         contact.tags.set([t for name, t in tags.items() if rng.random() < 0.2])
+        if rng.random() < 0.85:  # most customers ticked "offers by SMS" at the till
+            consent_record(
+                contact=contact,
+                purposes=["marketing"],
+                action=ConsentAction.GRANTED,
+                source=ConsentSource.IMPORT,
+                proof={"file": "caisse-export.csv", "row": index + 2},
+            )
         for _ in range(rng.randint(1, 4)):
             product, materials, (low, high) = rng.choice(PRODUCTS)
             Purchase.objects.create(

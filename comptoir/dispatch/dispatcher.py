@@ -51,6 +51,8 @@ CLAIM_FIELDS = (
     "purpose",
     "attempts",
     "contact__number_type",
+    "contact_id",
+    "kind",
 )
 
 
@@ -125,7 +127,14 @@ def _block(rows: list[dict[str, Any]], scheme: str, token: uuid.UUID) -> list[di
     """Compliance just before sending; returns the rows that may still go."""
     found = refusals(
         [
-            Candidate(r["id"], scheme, r["contact__number_type"] or "unknown", r["purpose"])
+            Candidate(
+                r["id"],
+                scheme,
+                r["contact__number_type"] or "unknown",
+                r["purpose"],
+                contact_id=r["contact_id"],
+                kind=r["kind"],
+            )
             for r in rows
         ]
     )

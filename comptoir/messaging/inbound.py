@@ -55,9 +55,11 @@ RECEIPT_STAMP = {
     DeliveryStatus.FAILED: "failed_at",
 }
 
-# Called with the newly stored inbound messages, after commit (opt-out keywords,
-# automation replies, auto-answers and the inbox subscribe here).
+# Called with the newly stored inbound messages. Steps run inside the storing transaction,
+# so what they record (an opt-out) is never lost between the two; they must be quick.
+# Handlers run after commit (automation replies, auto-answers, the inbox).
 InboundHandler = Callable[[Sequence[Message]], None]
+INBOUND_STEPS: list[InboundHandler] = []
 INBOUND_HANDLERS: list[InboundHandler] = []
 
 
@@ -245,6 +247,8 @@ def events_store(*, channel: Channel, events: Sequence[Event]) -> StoreReport:
         report.channel_events = sum(isinstance(e, ChannelEvent) for e in events)
         if report.received:
             received = list(report.received)
+            for step in INBOUND_STEPS:
+                step(received)
             for handler in INBOUND_HANDLERS:
                 transaction.on_commit(lambda h=handler: h(received))  # type: ignore[misc]
     if report.unmatched:

@@ -84,6 +84,8 @@ class Message(BaseModel):
     error_code = models.CharField(max_length=40, blank=True)
     error_reason = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # What sent it when it is not an ordinary message: "opt_out_confirmation", "help_reply".
+    kind = models.CharField(max_length=24, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     sending_at = models.DateTimeField(null=True, blank=True)

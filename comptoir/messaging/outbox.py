@@ -35,6 +35,7 @@ class SendRequest:
     purpose: str = Purpose.CONVERSATIONAL
     idempotency_key: str | None = None
     send_at: dt.datetime | None = None
+    kind: str = ""  # set by the system for its own answers, e.g. "opt_out_confirmation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +156,18 @@ def _enqueue(
                 request_hash=request_hash,
                 encoding=info.encoding.value,
                 segments=info.segments,
+                kind=request.kind,
             )
         )
     blocked = refusals(
         [
             Candidate(
-                key=i, scheme=channel.scheme, number_type=m.contact.number_type, purpose=m.purpose
+                key=i,
+                scheme=channel.scheme,
+                number_type=m.contact.number_type,
+                purpose=m.purpose,
+                contact_id=m.contact.id,
+                kind=m.kind,
             )
             for i, m in enumerate(new)
             if m.contact is not None
