@@ -1,27 +1,40 @@
-"""Whether a message may go: checked when it is created and again just before it is sent.
+"""Whether a message may go now, later, or never — checked when it is created and again
+just before it is sent (a STOP may have come in between).
 
-Each rule is set-based (one query for a whole batch) and returns refusals with a code for
-machines and a sentence for people. Sending hours and frequency caps are to come as
-further rules of the same shape.
+Each rule is set-based (a few queries for a whole batch, never one per recipient) and
+answers with a code for machines and a sentence for people. A refusal with `until` is a
+deferral: the message waits for that time instead of being dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+import datetime as dt
+import zoneinfo
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
 
+import phonenumbers
+from django.db.models import Count
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from phonenumbers import timezone as phone_timezone
 
 from comptoir.compliance.consent import consent_state
+from comptoir.compliance.countries import CountryPolicy, next_opening, policy_for
 from comptoir.compliance.models import ConsentAction
 from comptoir.contacts.phones import TEXTABLE_TYPES
+
+CHUNK = 10_000  # ids per IN (…) list: under every database's parameter limit
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
     code: str
     reason: str
+    until: dt.datetime | None = None  # set: a deferral to that time, not a refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +47,43 @@ class Candidate:
     purpose: str
     contact_id: Any = None
     kind: str = ""  # "opt_out_confirmation" and "help_reply" answer the customer's own text
+    phone: str = ""
+    workspace_id: Any = None
+    send_at: dt.datetime | None = None
+    contact_tz: str = ""
 
 
-Rule = Callable[[Sequence[Candidate]], dict[Any, Refusal]]
+@dataclass(frozen=True)
+class Context:
+    """The workspace the batch belongs to, the stage, and the clock."""
+
+    workspace: Any
+    stage: Literal["create", "send"] = "create"
+    now: dt.datetime = field(default_factory=timezone.now)
+
+    def policy(self, country: str | None = None) -> CountryPolicy:
+        return policy_for(
+            country or self.workspace.region,
+            default_country=self.workspace.region,
+            overrides=self.workspace.policy or {},
+        )
 
 
-def rule_textable(candidates: Sequence[Candidate]) -> dict[Any, Refusal]:
+def policy_for_workspace(workspace: Any) -> CountryPolicy:
+    """The workspace's own country policy with its overrides (for what is not per recipient)."""
+    return Context(workspace=workspace).policy()
+
+
+Rule = Callable[[Sequence[Candidate], Context], dict[Any, Refusal]]
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    values = list(values)
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def rule_textable(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
     """An SMS cannot reach a fixed line: that customer is reached by voice instead."""
     return {
         c.key: Refusal(
@@ -56,12 +100,12 @@ def rule_textable(candidates: Sequence[Candidate]) -> dict[Any, Refusal]:
 CONSENT_EXEMPT_KINDS = frozenset({"opt_out_confirmation", "help_reply"})
 
 
-def rule_consent(candidates: Sequence[Candidate]) -> dict[Any, Refusal]:
+def rule_consent(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
     """Opted-out customers get nothing more; marketing needs a recorded opt-in."""
     concerned = [c for c in candidates if c.contact_id and c.kind not in CONSENT_EXEMPT_KINDS]
-    if not concerned:
-        return {}
-    state = consent_state({c.contact_id for c in concerned})
+    state: dict[tuple[Any, str], str] = {}
+    for chunk in _chunks({c.contact_id for c in concerned}):
+        state.update(consent_state(chunk))
     found = {}
     for c in concerned:
         purpose = "marketing" if c.purpose == "marketing" else "service"
@@ -74,21 +118,124 @@ def rule_consent(candidates: Sequence[Candidate]) -> dict[Any, Refusal]:
             )
         elif purpose == "marketing" and latest != ConsentAction.GRANTED:
             found[c.key] = Refusal(
-                "no_consent",
-                _("No marketing consent is recorded for this customer."),
+                "no_consent", _("No marketing consent is recorded for this customer.")
             )
     return found
 
 
-RULES: tuple[Rule, ...] = (rule_textable, rule_consent)
+def rule_frequency_cap(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
+    """At most N marketing messages per customer per period, across everything that sends.
+
+    Decided when messages are created (a queued message is already counted).
+    """
+    if context.stage != "create":
+        return {}
+    from comptoir.messaging.models import Message, Status
+
+    concerned = [c for c in candidates if c.purpose == "marketing" and c.contact_id]
+    if not concerned:
+        return {}
+    policy = context.policy()
+    since = context.now - dt.timedelta(days=policy.cap_days)
+    counts: Counter[Any] = Counter()
+    for chunk in _chunks({c.contact_id for c in concerned}):
+        rows = (
+            Message.objects.filter(
+                workspace=context.workspace,
+                purpose="marketing",
+                contact_id__in=chunk,
+                created_at__gte=since,
+            )
+            .exclude(status__in=[Status.BLOCKED, Status.FAILED])
+            .values("contact_id")
+            .annotate(n=Count("id"))
+        )
+        counts.update({row["contact_id"]: row["n"] for row in rows})
+    found = {}
+    reason = _("This customer already got %(n)d marketing message(s) in %(days)d days.") % {
+        "n": policy.cap_count,
+        "days": policy.cap_days,
+    }
+    for c in concerned:
+        if counts[c.contact_id] >= policy.cap_count:
+            found[c.key] = Refusal("frequency_cap", reason)
+        else:
+            counts[c.contact_id] += 1  # two in one batch: the second is capped
+    return found
 
 
-def refusals(candidates: Sequence[Candidate]) -> dict[Any, Refusal]:
-    """The first refusal of each candidate that may not go; absent keys may go."""
+@lru_cache(maxsize=4096)
+def _place(prefix: str) -> tuple[str | None, str]:
+    """(country, time zone) a number's leading digits imply; cached by prefix, not number."""
+    try:
+        number = phonenumbers.parse(prefix.ljust(12, "0"))
+    except phonenumbers.NumberParseException:
+        return None, ""
+    zones = [z for z in phone_timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
+    return phonenumbers.region_code_for_number(number), zones[0] if zones else ""
+
+
+def rule_sending_window(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
+    """Marketing waits for the legal sending hours in the recipient's time zone.
+
+    The zone is the contact's own, else the number's, else the workspace's. Service
+    messages are never held.
+    """
+    found: dict[Any, Refusal] = {}
+    memo: dict[tuple[Any, ...], tuple[dt.datetime, str] | None] = {}
+    for c in candidates:
+        if c.purpose != "marketing":
+            continue
+        # +1 415… needs the area code to know the zone; elsewhere the country is enough.
+        country, number_zone = _place(c.phone[:6]) if c.phone.startswith("+") else (None, "")
+        zone = c.contact_tz or number_zone or context.workspace.timezone
+        policy = context.policy(country)
+        at = max(c.send_at or context.now, context.now)
+        key = (policy.marketing_window, policy.country, zone, at.replace(second=0, microsecond=0))
+        if key not in memo:
+            memo[key] = next_opening(
+                policy.marketing_window, policy.country, at, zoneinfo.ZoneInfo(zone)
+            )
+        closed = memo[key]
+        if closed is None:
+            continue
+        opening, code = closed
+        local = opening.astimezone(zoneinfo.ZoneInfo(zone))
+        when = formats.date_format(local, "D d/m H:i")
+        reason = (
+            _("Deferred: marketing is not sent on public holidays. It goes %(when)s (%(zone)s).")
+            if code == "holiday"
+            else _("Deferred: outside legal sending hours. It goes %(when)s (%(zone)s).")
+        ) % {"when": when, "zone": zone}
+        found[c.key] = Refusal(code, reason, until=opening)
+    return found
+
+
+def _rule_suppressed(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
+    try:
+        from comptoir.compliance.gdpr import rule_suppressed
+    except ImportError:  # erasure is not installed
+        return {}
+    return rule_suppressed(candidates)
+
+
+# Final refusals first; the deferral last, so a message is never deferred only to be
+# refused when its time comes.
+RULES: tuple[Rule, ...] = (
+    rule_textable,
+    _rule_suppressed,
+    rule_consent,
+    rule_frequency_cap,
+    rule_sending_window,
+)
+
+
+def refusals(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
+    """The first refusal (or deferral) of each candidate; absent keys may go now."""
     found: dict[Any, Refusal] = {}
     for rule in RULES:
         remaining = [c for c in candidates if c.key not in found]
         if not remaining:
             break
-        found.update(rule(remaining))
+        found.update(rule(remaining, context))
     return found

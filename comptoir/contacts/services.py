@@ -146,7 +146,15 @@ def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dic
     return found
 
 
-SENDING_FIELDS = ("id", "workspace_id", "phone", "number_type", "first_name", "last_name")
+SENDING_FIELDS = (
+    "id",
+    "workspace_id",
+    "phone",
+    "number_type",
+    "first_name",
+    "last_name",
+    "timezone",
+)
 CONTACT_COLUMNS = (
     "id",
     "created_at",

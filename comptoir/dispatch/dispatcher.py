@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from comptoir.channels.models import Channel, ChannelStatus
-from comptoir.compliance.policy import Candidate, refusals
+from comptoir.compliance.policy import Candidate, Context, refusals
 from comptoir.core.bulk import convert, insert_rows
 from comptoir.dispatch import ratelimit
 from comptoir.messaging.inbound import pending_receipts_apply
@@ -51,6 +51,7 @@ CLAIM_FIELDS = (
     "purpose",
     "attempts",
     "contact__number_type",
+    "contact__timezone",
     "contact_id",
     "kind",
 )
@@ -123,41 +124,50 @@ def _mark_sent(sent: Sequence[tuple[str, uuid.UUID]], now: dt.datetime) -> None:
         )
 
 
-def _block(rows: list[dict[str, Any]], scheme: str, token: uuid.UUID) -> list[dict[str, Any]]:
-    """Compliance just before sending; returns the rows that may still go."""
-    found = refusals(
-        [
-            Candidate(
-                r["id"],
-                scheme,
-                r["contact__number_type"] or "unknown",
-                r["purpose"],
-                contact_id=r["contact_id"],
-                kind=r["kind"],
-            )
-            for r in rows
-        ]
-    )
+def _block(channel: Channel, rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str, Any]]:
+    """Compliance just before sending; returns the rows that may still go now.
+
+    Refused messages become `blocked`; deferred ones (outside sending hours) go back to
+    the queue for their new time, without using up an attempt.
+    """
+    candidates = [
+        Candidate(
+            r["id"],
+            channel.scheme,
+            r["contact__number_type"] or "unknown",
+            r["purpose"],
+            contact_id=r["contact_id"],
+            kind=r["kind"],
+            phone=r["address"],
+            workspace_id=channel.workspace_id,
+            contact_tz=r["contact__timezone"] or "",
+        )
+        for r in rows
+    ]
+    found = refusals(candidates, Context(workspace=channel.workspace, stage="send"))
     if not found:
         return rows
     now = timezone.now()
     with transaction.atomic():
         for message_id, refusal in found.items():
+            changes: dict[str, Any] = {"status": Status.BLOCKED, "failed_at": now}
+            if refusal.until is not None:
+                changes = {"send_at": refusal.until}
             Message.objects.filter(id=message_id, claim_token=token).update(
-                status=Status.BLOCKED,
                 error_code=refusal.code,
                 error_reason=refusal.reason,
-                failed_at=now,
                 claim_token=None,
                 claimed_until=None,
+                **changes,
             )
-            MessageTransition.objects.create(
-                message_id=message_id,
-                status=Status.BLOCKED,
-                at=now,
-                code=refusal.code,
-                reason=refusal.reason,
-            )
+        insert_rows(
+            MessageTransition,
+            TRANSITION_COLUMNS,
+            [
+                (i, Status.QUEUED if r.until else Status.BLOCKED, now, r.code, r.reason)
+                for i, r in found.items()
+            ],
+        )
     return [r for r in rows if r["id"] not in found]
 
 
@@ -311,7 +321,7 @@ def dispatch_channel(
 ) -> DispatchReport:
     """Send what is due on one channel for up to `budget` seconds."""
     report = DispatchReport()
-    channel = Channel.objects.filter(id=channel_id).first()
+    channel = Channel.objects.select_related("workspace").filter(id=channel_id).first()
     if channel is None or channel.status == ChannelStatus.DISABLED:
         return report
     ptype = provider_type(channel.provider)
@@ -327,7 +337,7 @@ def dispatch_channel(
         if not rows:
             break
         report.claimed += len(rows)
-        may_go = _block(rows, channel.scheme, token)
+        may_go = _block(channel, rows, token)
         report.blocked += len(rows) - len(may_go)
         if not _send_batch(channel, ptype, config, may_go, token, deadline, report):
             break

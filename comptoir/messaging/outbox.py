@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from comptoir.channels.models import Channel, ChannelStatus
-from comptoir.compliance.policy import Candidate, refusals
+from comptoir.compliance.countries import marketing_text
+from comptoir.compliance.policy import Candidate, Context, policy_for_workspace, refusals
 from comptoir.contacts.models import Contact
 from comptoir.contacts.phones import Phone, parse_phone
 from comptoir.contacts.services import contacts_for_phones
@@ -159,6 +160,7 @@ def _enqueue(
                 kind=request.kind,
             )
         )
+    context = Context(workspace=workspace, stage="create", now=now)
     blocked = refusals(
         [
             Candidate(
@@ -168,18 +170,26 @@ def _enqueue(
                 purpose=m.purpose,
                 contact_id=m.contact.id,
                 kind=m.kind,
+                phone=m.address,
+                workspace_id=workspace.id,
+                send_at=m.send_at,
+                contact_tz=m.contact.timezone,
             )
             for i, m in enumerate(new)
             if m.contact is not None
-        ]
+        ],
+        context,
     )
     transitions = []
     for i, message in enumerate(new):
         refusal = blocked.get(i)
         if refusal is not None:
-            message.status = Status.BLOCKED
             message.error_code, message.error_reason = refusal.code, refusal.reason
-            message.failed_at = now
+            if refusal.until is not None:
+                message.send_at = refusal.until  # deferred, still queued
+            else:
+                message.status = Status.BLOCKED
+                message.failed_at = now
         transitions.append(
             MessageTransition(
                 message=message,
@@ -219,7 +229,10 @@ def messages_send(
             raise ValidationError(
                 _("The message body is empty."), field=_field(field_prefix, index, "body")
             )
-        info = analyze(request.body)
+        body = request.body
+        if request.purpose == Purpose.MARKETING:
+            body = marketing_text(body, policy_for_workspace(workspace))
+        info = analyze(body)
         if info.segments > workspace.segment_cap:
             raise ValidationError(
                 _("The body is %(n)d SMS segments long; this workspace allows %(cap)d.")

@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from comptoir.compliance.countries import marketing_text
+from comptoir.compliance.policy import policy_for_workspace
 from comptoir.core.errors import ComptoirError
 from comptoir.messaging.encoding import analyze
 from comptoir.messaging.models import Message, Purpose
@@ -87,7 +89,11 @@ def send(request: HttpRequest, workspace: Workspace) -> HttpResponse:
 
 @staff_view
 def counter(request: HttpRequest, workspace: Workspace) -> HttpResponse:
-    info = analyze(request.GET.get("body", ""))
+    """The live counter counts what will go: marketing includes the name and opt-out mention."""
+    body = request.GET.get("body", "")
+    if body.strip() and request.GET.get("purpose") == Purpose.MARKETING:
+        body = marketing_text(body, policy_for_workspace(workspace))
+    info = analyze(body)
     return render(request, "web/_counter.html", {"info": info, "cap": workspace.segment_cap})
 
 

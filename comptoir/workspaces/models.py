@@ -23,6 +23,10 @@ class Workspace(BaseModel):
     language = models.CharField(max_length=8, default="fr")
     # Longest body accepted, in segments; null means the installation's default.
     max_segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Overrides of the country's sending policy (see comptoir.compliance.countries):
+    # marketing_window {days, start, end, skip_holidays}, cap_count, cap_days,
+    # opt_out_mention, sender_name.
+    policy = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return self.name
