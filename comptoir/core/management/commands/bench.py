@@ -17,6 +17,9 @@ class Command(BaseCommand):
         send.add_argument("--rounds", type=int, default=1)
         send.add_argument("--workers", type=int, default=4, help="embedded worker threads")
         send.add_argument("--keep", action="store_true", help="keep the benchmark workspace")
+        policy = sub.add_parser("policy", help="compliance decisions for a whole audience")
+        policy.add_argument("--recipients", type=int, default=100_000)
+        policy.add_argument("--rounds", type=int, default=3)
         segments = sub.add_parser("segments", help="segment counting throughput")
         segments.add_argument("--messages", type=int, default=200_000)
         segments.add_argument("--rounds", type=int, default=5)
@@ -33,9 +36,26 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {name:<26} {value:>12,.0f} messages/s")
             return
 
+        call_command("migrate", interactive=False, verbosity=0)
+        if options["which"] == "policy":
+            from django.db import connection
+
+            from comptoir.benchmarks import policy
+
+            seconds, outcomes = policy.run(
+                recipients=options["recipients"], rounds=options["rounds"]
+            )
+            self.stdout.write(
+                f"policy: {options['recipients']:,} marketing recipients on {connection.vendor}, "
+                f"median of {options['rounds']}: {seconds:.3f} s "
+                f"({options['recipients'] / seconds:,.0f} decisions/s)"
+            )
+            for code, count in outcomes.most_common():
+                self.stdout.write(f"  {code:<14} {count:>8,}")
+            return
+
         from comptoir.benchmarks import send
 
-        call_command("migrate", interactive=False, verbosity=0)
         rounds = send.run(
             messages=options["messages"],
             rounds=options["rounds"],
