@@ -62,8 +62,8 @@ def test_acquire_waits_for_the_pace_and_respects_its_deadline(settings):
     key = f"test-{uuid.uuid4()}"
     start = time.monotonic()
     for _ in range(25):
-        assert acquire(key, 20, 1, deadline=time.monotonic() + 5)
+        assert acquire(key, 20, 1, deadline=time.monotonic() + 5) == 0
     elapsed = time.monotonic() - start
     assert 0.2 < elapsed < 1.0  # 20 at once, then 5 more at 20/s
-    assert not acquire(key, 20, 100, deadline=time.monotonic() + 0.1)
-    assert acquire(key, None, 1000, deadline=0)  # no limit set
+    assert acquire(key, 20, 100, deadline=time.monotonic() + 0.1) > 0.5  # says how long
+    assert acquire(key, None, 1000, deadline=0) == 0  # no limit set

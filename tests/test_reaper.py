@@ -172,3 +172,77 @@ def test_receipt_at_delay_zero_is_not_lost(workspace, channel):
     dispatch_channel(channel.id)
     message.refresh_from_db()
     assert message.status == Status.DELIVERED
+
+
+def test_a_late_answer_from_a_send_the_reaper_gave_up_on_still_settles_it(workspace, scripted):
+    """The provider answers after the reaper marked the message unknown: keep the answer."""
+    from comptoir.dispatch import dispatcher
+
+    message = send(workspace)
+    original = dispatcher._record
+
+    def slow_provider(channel, rows, results, token, report):
+        stale(message)  # the provider took longer than the stale limit…
+        reap()  # …so the reaper marked it unknown meanwhile
+        message.refresh_from_db()
+        assert message.status == Status.UNKNOWN
+        original(channel, rows, results, token, report)
+
+    dispatcher._record = slow_provider
+    try:
+        dispatch_channel(scripted.id)
+    finally:
+        dispatcher._record = original
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert message.provider_id.startswith("SC")
+    history = list(message.transitions.order_by("at", "id").values_list("status", flat=True))
+    assert history[-2:] == ["unknown", "sent"]
+
+
+def test_a_late_answer_for_a_requeued_attempt_does_not_overwrite_the_new_one(workspace, channel):
+    """Sandbox (idempotent): the reaper re-queues; the old attempt's answer is ignored."""
+    from comptoir.dispatch import dispatcher
+    from comptoir.providers.base import Outcome, SendResult
+
+    message = send(workspace)
+    original = dispatcher._record
+
+    def late_rejection(channel_, rows, results, token, report):
+        dispatcher._record = original  # only the first attempt is slow
+        stale(message)
+        reap()  # re-queued…
+        dispatcher.dispatch_channel(channel.id)  # …and sent again under a new claim
+        message.refresh_from_db()
+        assert message.status == Status.SENT
+        rejected = [SendResult(Outcome.REJECTED, error_code="x", reason="late") for _ in rows]
+        original(channel_, rows, rejected, token, report)
+
+    dispatcher._record = late_rejection
+    try:
+        dispatch_channel(channel.id)
+    finally:
+        dispatcher._record = original
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+
+
+def test_throttling_lets_go_of_the_rest_of_the_claim(workspace, scripted):
+    from comptoir.providers.base import Outcome, SendResult
+    from tests.fake_provider import ScriptedType
+
+    for i in range(4):
+        message_send(workspace=workspace, to=f"061234567{i}", body=f"Bonjour {i}")
+    original = ScriptedType.send
+
+    def throttled(self, channel, message):
+        return SendResult(Outcome.THROTTLED, error_code="429", reason="slow down", retry_after=2)
+
+    ScriptedType.send = throttled
+    try:
+        report = dispatch_channel(scripted.id)
+    finally:
+        ScriptedType.send = original
+    assert report.retry_in == 2
+    leased = Message.objects.filter(status=Status.QUEUED, claimed_until__isnull=False)
+    assert not leased.exists()

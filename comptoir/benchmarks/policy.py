@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
+import uuid
 from collections import Counter
 
 from django.utils import timezone
@@ -21,7 +22,7 @@ from comptoir.workspaces.models import Workspace
 from comptoir.workspaces.services import workspace_create
 
 
-def _audience(workspace: Workspace, size: int) -> list[tuple[object, str]]:
+def _audience(workspace: Workspace, size: int) -> list[tuple[uuid.UUID, str]]:
     """Contacts, 85 % with marketing consent, 5 % opted out, 10 % messaged this month."""
     rng = random.Random(3)
     now = timezone.now()
@@ -50,7 +51,7 @@ def _audience(workspace: Workspace, size: int) -> list[tuple[object, str]]:
             for cid, phone in contacts
         ],
     )
-    consent = []
+    consent: list[tuple[object, ...]] = []
     for cid, _ in contacts:
         roll = rng.random()
         if roll < 0.85:

@@ -70,6 +70,7 @@ class DispatchReport:
     failed: int = 0
     blocked: int = 0
     more: bool = False  # stopped on the time budget with work left
+    retry_in: float = 0.0  # stopped by the channel's pace: seconds until it allows more
     next_due: dt.datetime | None = None
     outcomes: dict[str, int] = field(default_factory=dict)
 
@@ -102,7 +103,8 @@ def _transitions(
 
 
 def _mark_sent(sent: Sequence[tuple[str, uuid.UUID]], now: dt.datetime) -> None:
-    """sending → sent, each with its provider id, in one statement on PostgreSQL."""
+    """→ sent, each with its provider id (one statement on PostgreSQL); the caller holds
+    these rows, locked, in its transaction."""
     table = connection.ops.quote_name(Message._meta.db_table)
     values = "SET status = 'sent', provider_id = v.pid, sent_at = %s, claim_token = NULL, "
     values += "claimed_until = NULL, error_code = '', error_reason = '' "
@@ -113,13 +115,13 @@ def _mark_sent(sent: Sequence[tuple[str, uuid.UUID]], now: dt.datetime) -> None:
             cursor.execute(
                 f"UPDATE {table} AS m {values}"
                 "FROM unnest(%s::varchar[], %s::uuid[]) AS v(pid, id) "
-                "WHERE m.id = v.id AND m.status = 'sending'",
+                "WHERE m.id = v.id",
                 [at, [pid for pid, _ in sent], [i for _, i in sent]],
             )
             return
         id_field = Message._meta.get_field("id")
         cursor.executemany(
-            f"UPDATE {table} {values.replace('v.pid', '%s')}WHERE id = %s AND status = 'sending'",
+            f"UPDATE {table} {values.replace('v.pid', '%s')}WHERE id = %s",
             [(pid, at, convert(id_field, i)) for pid, i in sent],
         )
 
@@ -197,41 +199,58 @@ def _record(
     channel: Channel,
     rows: Sequence[dict[str, Any]],
     results: Sequence[SendResult],
+    token: uuid.UUID,
     report: DispatchReport,
 ) -> None:
+    """Record the adapter's answers for the rows this run still holds.
+
+    A row the reaper re-queued meanwhile has lost our claim token and is left alone; one it
+    marked `unknown` keeps the token, so this (late) answer still settles it.
+    """
     now = timezone.now()
-    sent: list[tuple[str, uuid.UUID]] = []
-    transitions: list[tuple[Any, ...]] = []
-    # (delay, code, reason, uncounted) -> ids: one UPDATE per distinct retry.
-    retry: dict[tuple[float, str, str, bool], list[uuid.UUID]] = {}
-    failed: list[tuple[uuid.UUID, SendResult]] = []
-    config_error: SendResult | None = None
-    for row, result in zip(rows, results, strict=True):
-        report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-        attempt = row["attempts"] + 1
-        if result.outcome is Outcome.SENT:
-            sent.append((result.provider_id, row["id"]))
-        elif result.outcome in (Outcome.REJECTED, Outcome.CONTACT_STOPPED) or (
-            result.outcome is Outcome.RETRY and attempt >= MAX_ATTEMPTS
-        ):
-            failed.append((row["id"], result))
-        else:
-            # Throttling and a misconfigured channel only slow the sender down: those
-            # messages wait as long as it takes, their attempts uncounted. Failed
-            # connections give up after MAX_ATTEMPTS.
-            if result.outcome is Outcome.CONFIG_ERROR:
-                config_error = result
-            delay = result.retry_after or retry_delay(attempt)
-            code = result.error_code or result.outcome.value
-            uncounted = result.outcome is not Outcome.RETRY
-            retry.setdefault((delay, code, result.reason, uncounted), []).append(row["id"])
-            transitions.append((row["id"], Status.QUEUED, now, code, result.reason))
     with transaction.atomic():
+        ours = set(
+            Message.objects.filter(
+                id__in=[r["id"] for r in rows],
+                claim_token=token,
+                status__in=[Status.SENDING, Status.UNKNOWN],
+            )
+            .select_for_update()
+            .values_list("id", flat=True)
+        )
+        sent: list[tuple[str, uuid.UUID]] = []
+        transitions: list[tuple[Any, ...]] = []
+        # (delay, code, reason, uncounted) -> ids: one UPDATE per distinct retry.
+        retry: dict[tuple[float, str, str, bool], list[uuid.UUID]] = {}
+        failed: list[tuple[uuid.UUID, SendResult]] = []
+        config_error: SendResult | None = None
+        for row, result in zip(rows, results, strict=True):
+            report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+            if row["id"] not in ours:
+                continue
+            attempt = row["attempts"] + 1
+            if result.outcome is Outcome.SENT:
+                sent.append((result.provider_id, row["id"]))
+            elif result.outcome in (Outcome.REJECTED, Outcome.CONTACT_STOPPED) or (
+                result.outcome is Outcome.RETRY and attempt >= MAX_ATTEMPTS
+            ):
+                failed.append((row["id"], result))
+            else:
+                # Throttling and a misconfigured channel only slow the sender down: those
+                # messages wait as long as it takes, their attempts uncounted. Failed
+                # connections give up after MAX_ATTEMPTS.
+                if result.outcome is Outcome.CONFIG_ERROR:
+                    config_error = result
+                delay = result.retry_after or retry_delay(attempt)
+                code = result.error_code or result.outcome.value
+                uncounted = result.outcome is not Outcome.RETRY
+                retry.setdefault((delay, code, result.reason, uncounted), []).append(row["id"])
+                transitions.append((row["id"], Status.QUEUED, now, code, result.reason))
         if sent:
             _mark_sent(sent, now)
             transitions += _transitions([i for _, i in sent], Status.SENT, now)
         for (delay, code, reason, uncounted), ids in retry.items():
-            Message.objects.filter(id__in=ids, status=Status.SENDING).update(
+            Message.objects.filter(id__in=ids).update(
                 status=Status.QUEUED,
                 send_at=now + dt.timedelta(seconds=delay),
                 claim_token=None,
@@ -268,6 +287,20 @@ def _record(
     report.retried += sum(len(ids) for ids in retry.values())
 
 
+def _release(rows: Sequence[dict[str, Any]], token: uuid.UUID) -> None:
+    """Let go of claimed rows not yet handed to the provider: the next run takes them."""
+    if rows:
+        Message.objects.filter(
+            id__in=[r["id"] for r in rows], claim_token=token, status=Status.QUEUED
+        ).update(claim_token=None, claimed_until=None)
+
+
+def _redacted(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
 def _send_batch(
     channel: Channel,
     ptype: ProviderType,
@@ -280,13 +313,13 @@ def _send_batch(
     """Send claimed rows in adapter-sized chunks at the channel's pace; False to stop."""
     for start in range(0, len(rows), ptype.batch_size):
         chunk = rows[start : start + ptype.batch_size]
+        rest = rows[start + len(chunk) :]
         segments = sum(r["segments"] for r in chunk)
-        if not ratelimit.acquire(str(channel.id), channel.rate_limit, segments, deadline=deadline):
-            # Over budget for this run: let the lease go so the next run takes them.
-            Message.objects.filter(
-                id__in=[r["id"] for r in rows[start:]], claim_token=token
-            ).update(claim_token=None, claimed_until=None)
-            report.more = True
+        wait = ratelimit.acquire(str(channel.id), channel.rate_limit, segments, deadline=deadline)
+        if wait:
+            # Over budget for this run: come back when the channel's pace allows.
+            _release(chunk + rest, token)
+            report.retry_in = wait
             return False
         chunk = _mark_sending(chunk, token)
         if not chunk:
@@ -304,14 +337,24 @@ def _send_batch(
         ]
         try:
             results = ptype.send_many(config, outgoing)
-        except Exception:
+        except Exception as exc:
             # The adapter broke its contract; the provider may or may not have the messages,
             # so they stay `sending` for the reaper to settle rather than risk a duplicate.
-            log.exception("adapter %s raised on channel %s", ptype.code, channel.id)
+            secrets = ptype.redact_values(config)
+            # No traceback: it could carry credentials.
+            log.error(
+                "adapter %s raised on channel %s: %s",
+                ptype.code,
+                channel.id,
+                _redacted(f"{type(exc).__name__}: {exc}", secrets),
+            )
+            _release(rest, token)
             return False
-        _record(channel, chunk, results, report)
-        if any(r.outcome is Outcome.THROTTLED for r in results):
-            report.more = True
+        _record(channel, chunk, results, token, report)
+        throttled = [r for r in results if r.outcome is Outcome.THROTTLED]
+        if throttled:
+            _release(rest, token)
+            report.retry_in = max(r.retry_after or 1.0 for r in throttled)
             return False
     return True
 
@@ -343,9 +386,11 @@ def dispatch_channel(
             break
     else:
         report.more = True
-    if not report.more:
+    if not report.more and not report.retry_in:
+        now = timezone.now()
         report.next_due = (
             Message.objects.filter(channel=channel, status=Status.QUEUED)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .order_by("send_at")
             .values_list("send_at", flat=True)
             .first()

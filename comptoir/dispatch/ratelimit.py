@@ -78,14 +78,15 @@ def limiter() -> RateLimiter:
     return RedisLimiter(url) if url else LocalLimiter()
 
 
-def acquire(key: str, rate: float | None, amount: int, *, deadline: float) -> bool:
-    """Wait until `amount` segments may go on `key`; False if that would pass `deadline`."""
+def acquire(key: str, rate: float | None, amount: int, *, deadline: float) -> float:
+    """Wait until `amount` segments may go on `key` and return 0; if that would pass
+    `deadline`, return at once the seconds still to wait."""
     if not rate:
-        return True
+        return 0.0
     while True:
         wait = limiter().reserve(key, rate, amount)
         if wait <= 0:
-            return True
+            return 0.0
         if time.monotonic() + wait > deadline:
-            return False
+            return wait
         time.sleep(wait)

@@ -78,27 +78,25 @@ def reap(*, now: dt.datetime | None = None) -> ReapReport:
                 .values_list("id", flat=True)
             )
             if idempotent:
-                status, code, extra = Status.QUEUED, "requeued_after_crash", {"send_at": now}
+                # A new claim will be taken; an answer to the lost attempt no longer counts.
+                status, code = Status.QUEUED, "requeued_after_crash"
+                extra: dict[str, object] = {"send_at": now, "claim_token": None}
                 reason = _(
                     "The worker stopped while sending. The provider ignores repeated "
                     "references, so it was queued again without risk of a duplicate."
                 )
                 report.requeued += len(ids)
             else:
+                # The claim token stays: a late answer from that send still settles it.
                 status, code, extra = Status.UNKNOWN, "send_unconfirmed", {}
                 reason = _(
                     "The worker stopped while sending and the provider may have accepted "
                     "this message. It was not sent again, to avoid a duplicate; a late "
-                    "delivery receipt will still update it."
+                    "answer from the provider will still update it."
                 )
                 report.unknown += len(ids)
             Message.objects.filter(id__in=ids).update(
-                status=status,
-                error_code=code,
-                error_reason=reason,
-                claim_token=None,
-                claimed_until=None,
-                **extra,
+                status=status, error_code=code, error_reason=reason, claimed_until=None, **extra
             )
             MessageTransition.objects.bulk_create(
                 MessageTransition(message_id=i, status=status, at=now, code=code, reason=reason)

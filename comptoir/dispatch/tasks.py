@@ -24,7 +24,10 @@ def close_connections() -> None:
 def dispatch_channel_task(channel_id: str) -> None:
     woken(channel_id)
     report = dispatch_channel(channel_id)
-    if report.more:
+    if report.retry_in:
+        # The channel's pace (or the provider's throttling) says when: not before.
+        dispatch_channel_task.schedule(args=(channel_id,), delay=report.retry_in)
+    elif report.more:
         wake(channel_id)
     elif report.next_due is not None:
         delay = (report.next_due - timezone.now()).total_seconds()

@@ -7,6 +7,7 @@ seconds is taken as lost (its worker died) and replaced.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from functools import partial
@@ -15,6 +16,7 @@ from django.db import transaction
 from huey.contrib.djhuey import HUEY
 
 WAKE_STALE = 10.0
+log = logging.getLogger(__name__)
 
 
 def _flag(channel_id: uuid.UUID | str) -> str:
@@ -22,7 +24,19 @@ def _flag(channel_id: uuid.UUID | str) -> str:
 
 
 def wake(channel_id: uuid.UUID | str) -> bool:
-    """Queue a dispatch task for the channel unless one is already pending."""
+    """Queue a dispatch task for the channel unless one is already pending.
+
+    Never raises: the messages are already stored, and the reaper's minute tick wakes
+    any channel whose wake-up was lost (queue down, process killed).
+    """
+    try:
+        return _wake(channel_id)
+    except Exception:
+        log.exception("could not wake the dispatcher for channel %s", channel_id)
+        return False
+
+
+def _wake(channel_id: uuid.UUID | str) -> bool:
     from comptoir.dispatch.tasks import dispatch_channel_task
 
     now = time.time()
@@ -42,4 +56,4 @@ def woken(channel_id: uuid.UUID | str) -> None:
 
 
 def wake_after_commit(channel_id: uuid.UUID | str) -> None:
-    transaction.on_commit(partial(wake, channel_id))
+    transaction.on_commit(partial(wake, channel_id), robust=True)
