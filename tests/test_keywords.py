@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+
 import pytest
+import time_machine
 
 from comptoir.compliance.consent import consent_record, consent_state, opted_out
 from comptoir.compliance.keywords import KeywordKind, keyword_table, match, normalize
@@ -13,6 +17,7 @@ from comptoir.messaging.outbox import message_send
 from comptoir.sandbox.carrier import customer_texts
 from tests.conftest import grant_marketing
 
+MONDAY_MORNING = dt.datetime(2026, 11, 23, 10, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
 FR = keyword_table(["fr", "en"])
 EN = keyword_table(["en"])
 OUT, IN, HELP = KeywordKind.OPT_OUT, KeywordKind.OPT_IN, KeywordKind.HELP
@@ -109,10 +114,11 @@ def test_stop_from_the_phone_blocks_the_next_marketing_send_with_its_reason(work
 def test_a_message_queued_before_the_stop_is_blocked_at_send_time(workspace, channel):
     from comptoir.dispatch.dispatcher import dispatch_channel
 
-    grant_marketing(workspace, ["+33612345678"])
-    queued = marketing(workspace).message
-    customer_texts(channel=channel, sender="+33612345678", text="ARRÊT")
-    dispatch_channel(channel.id)
+    with time_machine.travel(MONDAY_MORNING, tick=True):  # inside the sending hours
+        grant_marketing(workspace, ["+33612345678"])
+        queued = marketing(workspace).message
+        customer_texts(channel=channel, sender="+33612345678", text="ARRÊT")
+        dispatch_channel(channel.id)
     queued.refresh_from_db()
     assert (queued.status, queued.error_code) == (Status.BLOCKED, "opted_out")
 

@@ -14,6 +14,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
 from comptoir.api.schemas import (
+    ConsentIn,
+    ConsentOut,
     ContactIn,
     ContactOut,
     ErrorOut,
@@ -22,6 +24,9 @@ from comptoir.api.schemas import (
     MessageIn,
     MessageQueuedOut,
 )
+from comptoir.compliance.consent import consent_record
+from comptoir.compliance.gdpr import consent_history, contact_erase, contact_export, contact_get
+from comptoir.compliance.models import ConsentSource
 from comptoir.contacts.models import Contact
 from comptoir.contacts.phones import parse_phone
 from comptoir.contacts.services import DuplicateContact, contact_create
@@ -35,6 +40,7 @@ from comptoir.workspaces.services import api_key_authenticate
 class ApiKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Workspace | None:
         key = api_key_authenticate(token)
+        request.api_key = key  # type: ignore[attr-defined]  # who acted, for the audit log
         return key.workspace if key is not None else None
 
 
@@ -171,6 +177,78 @@ def get_contact(request: HttpRequest, contact_id: uuid.UUID) -> Contact:
     if contact is None:
         raise NotFound("No such contact.", field="contact_id")
     return contact
+
+
+def _actor_label(request: HttpRequest) -> str:
+    """How an API call appears in the audit log: the key's prefix, never the key."""
+    key = getattr(request, "api_key", None)
+    return f"api key {key.prefix}…" if key is not None else "api"
+
+
+@api.get(
+    "/contacts/{contact_id}/export",
+    response={404: ErrorOut},
+    summary="Everything held on a contact, as a zip (contact.json and CSV files)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "A zip: contact.json, messages.csv, purchases.csv, "
+                "appointments.csv, consent.csv.",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def export_contact(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
+    archive = contact_export(
+        workspace=_workspace(request), contact_id=contact_id, actor_label=_actor_label(request)
+    )
+    response = HttpResponse(archive, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="contact-{contact_id}.zip"'
+    return response
+
+
+@api.delete(
+    "/contacts/{contact_id}",
+    response={204: None, 404: ErrorOut},
+    summary="Erase a contact and all their data; only a hash of the number stays (suppression)",
+)
+def erase_contact(request: HttpRequest, contact_id: uuid.UUID) -> Status[None]:
+    contact_erase(
+        workspace=_workspace(request), contact_id=contact_id, actor_label=_actor_label(request)
+    )
+    return Status(204, None)
+
+
+@api.post(
+    "/contacts/{contact_id}/consent",
+    response={201: ConsentOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Record a consent event (granted or revoked); history is never overwritten",
+)
+def record_consent(request: HttpRequest, contact_id: uuid.UUID, payload: ConsentIn) -> Status[Any]:
+    contact = contact_get(workspace=_workspace(request), contact_id=contact_id)
+    label = _actor_label(request)
+    [event] = consent_record(
+        contact=contact,
+        purposes=[payload.purpose],
+        action=payload.action,
+        source=ConsentSource.API,
+        proof=payload.proof,
+        channel=payload.channel,
+        actor_label=label,
+    )
+    event.actor_label = label  # type: ignore[attr-defined]
+    return Status(201, event)
+
+
+@api.get(
+    "/contacts/{contact_id}/consent",
+    response={200: list[ConsentOut], 404: ErrorOut},
+    summary="A contact's consent history, oldest first",
+)
+def list_consent(request: HttpRequest, contact_id: uuid.UUID) -> list[Any]:
+    contact = contact_get(workspace=_workspace(request), contact_id=contact_id)
+    return consent_history(contact=contact)
 
 
 def _queued(result: Enqueued) -> Message:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import field_validator
@@ -142,3 +143,35 @@ class MessageQueuedOut(MessageOut):
 
 class MessageDetailOut(MessageOut):
     history: list[TransitionOut]
+
+
+# A proof is a small record (the form, the page, the checkbox text), not a document.
+MAX_PROOF_CHARS = 10_000
+
+
+class ConsentIn(InputSchema):
+    purpose: Literal["marketing", "service"]
+    action: Literal["granted", "revoked"]
+    channel: Literal["sms", "voice", "email"] = "sms"
+    proof: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What proves it: the form and its wording, the page, the IP address…",
+    )
+
+    @field_validator("proof")
+    @classmethod
+    def _small_proof(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, default=str)) > MAX_PROOF_CHARS:
+            raise ValueError(f"must be at most {MAX_PROOF_CHARS:,} characters as JSON")
+        return value
+
+
+class ConsentOut(Schema):
+    id: int
+    purpose: str
+    channel: str
+    action: str
+    source: str
+    at: dt.datetime
+    actor_label: str = Field(description="Who recorded it: a staff user, an API key, the customer.")
+    proof: dict[str, Any]

@@ -23,14 +23,30 @@ class KeywordKind(StrEnum):
 # CNIL and operators' practice (FR). Workspaces add their own on top.
 BUILT_IN: Mapping[str, Mapping[KeywordKind, tuple[str, ...]]] = {
     "en": {
-        KeywordKind.OPT_OUT: ("stop", "stopall", "end", "cancel", "unsubscribe", "quit",
-                              "revoke", "opt out", "optout"),
+        KeywordKind.OPT_OUT: (
+            "stop",
+            "stopall",
+            "end",
+            "cancel",
+            "unsubscribe",
+            "quit",
+            "revoke",
+            "opt out",
+            "optout",
+        ),
         KeywordKind.OPT_IN: ("start", "unstop", "yes"),
         KeywordKind.HELP: ("help", "info"),
     },
     "fr": {
-        KeywordKind.OPT_OUT: ("stop", "stop sms", "arret", "arreter", "desabonner",
-                              "desinscrire", "desabonnement"),
+        KeywordKind.OPT_OUT: (
+            "stop",
+            "stop sms",
+            "arret",
+            "arreter",
+            "desabonner",
+            "desinscrire",
+            "desabonnement",
+        ),
         KeywordKind.OPT_IN: ("start", "oui", "reprendre"),
         KeywordKind.HELP: ("aide", "info"),
     },
@@ -55,8 +71,9 @@ def keyword_table(
     Opt-out wins when a word is listed under two kinds, so "stop" can never be an opt-in.
     """
     table: dict[str, KeywordKind] = {}
-    entries = [(w, k) for lang in languages for k, words in BUILT_IN.get(lang, {}).items()
-               for w in words]
+    entries = [
+        (w, k) for lang in languages for k, words in BUILT_IN.get(lang, {}).items() for w in words
+    ]
     entries += [(w, KeywordKind(k)) for w, k in extra]
     for word, kind in sorted(entries, key=lambda e: e[1] != KeywordKind.OPT_OUT):
         table.setdefault(normalize(word), kind)

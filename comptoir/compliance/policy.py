@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
-from django.db.models import Count
+from django.db import connection
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from phonenumbers import timezone as phone_timezone
@@ -26,6 +26,7 @@ from comptoir.compliance.consent import consent_state
 from comptoir.compliance.countries import CountryPolicy, next_opening, policy_for
 from comptoir.compliance.models import ConsentAction
 from comptoir.contacts.phones import TEXTABLE_TYPES
+from comptoir.core.bulk import convert, in_list
 
 CHUNK = 10_000  # ids per IN (…) list: under every database's parameter limit
 
@@ -106,20 +107,23 @@ def rule_consent(candidates: Sequence[Candidate], context: Context) -> dict[Any,
     state: dict[tuple[Any, str], str] = {}
     for chunk in _chunks({c.contact_id for c in concerned}):
         state.update(consent_state(chunk))
+    out_of = {
+        p: Refusal(
+            "opted_out",
+            _("This customer opted out (STOP) of %(purpose)s messages.")
+            % {"purpose": _("marketing") if p == "marketing" else _("service")},
+        )
+        for p in ("marketing", "service")
+    }
+    missing = Refusal("no_consent", _("No marketing consent is recorded for this customer."))
     found = {}
     for c in concerned:
         purpose = "marketing" if c.purpose == "marketing" else "service"
         latest = state.get((c.contact_id, purpose))
         if latest == ConsentAction.REVOKED:
-            found[c.key] = Refusal(
-                "opted_out",
-                _("This customer opted out (STOP) of %(purpose)s messages.")
-                % {"purpose": _("marketing") if purpose == "marketing" else _("service")},
-            )
+            found[c.key] = out_of[purpose]
         elif purpose == "marketing" and latest != ConsentAction.GRANTED:
-            found[c.key] = Refusal(
-                "no_consent", _("No marketing consent is recorded for this customer.")
-            )
+            found[c.key] = missing
     return found
 
 
@@ -130,7 +134,7 @@ def rule_frequency_cap(candidates: Sequence[Candidate], context: Context) -> dic
     """
     if context.stage != "create":
         return {}
-    from comptoir.messaging.models import Message, Status
+    from comptoir.messaging.models import Message
 
     concerned = [c for c in candidates if c.purpose == "marketing" and c.contact_id]
     if not concerned:
@@ -138,27 +142,33 @@ def rule_frequency_cap(candidates: Sequence[Candidate], context: Context) -> dic
     policy = context.policy()
     since = context.now - dt.timedelta(days=policy.cap_days)
     counts: Counter[Any] = Counter()
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    contact_field = Message._meta.get_field("contact")
+    since_db = convert(Message._meta.get_field("created_at"), since)
     for chunk in _chunks({c.contact_id for c in concerned}):
-        rows = (
-            Message.objects.filter(
-                workspace=context.workspace,
-                purpose="marketing",
-                contact_id__in=chunk,
-                created_at__gte=since,
+        as_stored = {convert(contact_field, i): i for i in chunk}
+        where, params = in_list("contact_id", list(as_stored))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT contact_id, COUNT(*) FROM {messages} "  # noqa: S608 - names from the model
+                f"WHERE workspace_id = %s AND purpose = 'marketing' AND created_at >= %s "
+                f"AND status NOT IN ('blocked', 'failed') AND {where} GROUP BY contact_id",
+                [
+                    convert(Message._meta.get_field("workspace"), context.workspace.id),
+                    since_db,
+                    *params,
+                ],
             )
-            .exclude(status__in=[Status.BLOCKED, Status.FAILED])
-            .values("contact_id")
-            .annotate(n=Count("id"))
-        )
-        counts.update({row["contact_id"]: row["n"] for row in rows})
+            counts.update({as_stored[cid]: n for cid, n in cursor.fetchall()})
     found = {}
     reason = _("This customer already got %(n)d marketing message(s) in %(days)d days.") % {
         "n": policy.cap_count,
         "days": policy.cap_days,
     }
+    capped = Refusal("frequency_cap", reason)
     for c in concerned:
         if counts[c.contact_id] >= policy.cap_count:
-            found[c.key] = Refusal("frequency_cap", reason)
+            found[c.key] = capped
         else:
             counts[c.contact_id] += 1  # two in one batch: the second is capped
     return found
@@ -182,7 +192,8 @@ def rule_sending_window(candidates: Sequence[Candidate], context: Context) -> di
     messages are never held.
     """
     found: dict[Any, Refusal] = {}
-    memo: dict[tuple[Any, ...], tuple[dt.datetime, str] | None] = {}
+    # Audiences share a handful of (country, zone, minute) triples: decide each once.
+    memo: dict[tuple[Any, ...], Refusal | None] = {}
     for c in candidates:
         if c.purpose != "marketing":
             continue
@@ -193,29 +204,31 @@ def rule_sending_window(candidates: Sequence[Candidate], context: Context) -> di
         at = max(c.send_at or context.now, context.now)
         key = (policy.marketing_window, policy.country, zone, at.replace(second=0, microsecond=0))
         if key not in memo:
-            memo[key] = next_opening(
-                policy.marketing_window, policy.country, at, zoneinfo.ZoneInfo(zone)
-            )
-        closed = memo[key]
-        if closed is None:
-            continue
-        opening, code = closed
-        local = opening.astimezone(zoneinfo.ZoneInfo(zone))
-        when = formats.date_format(local, "D d/m H:i")
-        reason = (
-            _("Deferred: marketing is not sent on public holidays. It goes %(when)s (%(zone)s).")
-            if code == "holiday"
-            else _("Deferred: outside legal sending hours. It goes %(when)s (%(zone)s).")
-        ) % {"when": when, "zone": zone}
-        found[c.key] = Refusal(code, reason, until=opening)
+            memo[key] = _deferral(policy, zone, at)
+        refusal = memo[key]
+        if refusal is not None:
+            found[c.key] = refusal
     return found
 
 
+def _deferral(policy: CountryPolicy, zone: str, at: dt.datetime) -> Refusal | None:
+    tz = zoneinfo.ZoneInfo(zone)
+    closed = next_opening(policy.marketing_window, policy.country, at, tz)
+    if closed is None:
+        return None
+    opening, code = closed
+    when = formats.date_format(opening.astimezone(tz), "D d/m H:i")
+    reason = (
+        _("Deferred: marketing is not sent on public holidays. It goes %(when)s (%(zone)s).")
+        if code == "holiday"
+        else _("Deferred: outside legal sending hours. It goes %(when)s (%(zone)s).")
+    ) % {"when": when, "zone": zone}
+    return Refusal(code, reason, until=opening)
+
+
 def _rule_suppressed(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
-    try:
-        from comptoir.compliance.gdpr import rule_suppressed
-    except ImportError:  # erasure is not installed
-        return {}
+    from comptoir.compliance.gdpr import rule_suppressed  # gdpr builds on this module
+
     return rule_suppressed(candidates)
 
 

@@ -69,14 +69,24 @@ def keywords_apply(messages: Sequence[Message]) -> None:
         was_out = opted_out(contact)
         answers = []
         if kind is KeywordKind.OPT_OUT:
-            consent_record(contact=contact, purposes=BOTH, action=ConsentAction.REVOKED,
-                           source=ConsentSource.KEYWORD, proof=proof)
+            consent_record(
+                contact=contact,
+                purposes=BOTH,
+                action=ConsentAction.REVOKED,
+                source=ConsentSource.KEYWORD,
+                proof=proof,
+            )
             if not was_out:  # confirmed once, not at every repeated STOP
                 answers.append(_answer(message, "opt_out_confirmation"))
         elif kind is KeywordKind.OPT_IN and was_out:
             # YES/OUI also answer reminders: they only re-subscribe someone who left.
-            consent_record(contact=contact, purposes=BOTH, action=ConsentAction.GRANTED,
-                           source=ConsentSource.KEYWORD, proof=proof)
+            consent_record(
+                contact=contact,
+                purposes=BOTH,
+                action=ConsentAction.GRANTED,
+                source=ConsentSource.KEYWORD,
+                proof=proof,
+            )
             answers.append(_answer(message, "opt_in_confirmation"))
         elif kind is KeywordKind.HELP:
             answers.append(_answer(message, "help_reply"))
