@@ -202,3 +202,30 @@ def test_the_senders_name_comes_first_and_the_counter_counts_everything(workspac
     assert data["segments"] == 2  # 162 characters with the name and mention: two parts
     service = Message.objects.exclude(purpose="marketing")
     assert not service.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"marketing_window": {"start": "25:00"}}, "policy.marketing_window.start"),
+        ({"marketing_window": {"days": [7]}}, "policy.marketing_window.days"),
+        ({"marketing_window": {"days": []}}, "policy.marketing_window.days"),
+        ({"cap_count": 0}, "policy.cap_count"),
+        ({"quiet": True}, "policy.quiet"),
+    ],
+)
+def test_bad_policy_overrides_are_refused_with_the_field(overrides, field):
+    from comptoir.compliance.countries import policy_overrides_validate
+    from comptoir.core.errors import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        policy_overrides_validate(overrides)
+    assert caught.value.field == field
+
+
+def test_the_admin_form_refuses_a_time_zone_that_does_not_exist(workspace):
+    from django.core.exceptions import ValidationError
+
+    workspace.timezone = "Europe/Lutece"
+    with pytest.raises(ValidationError, match="timezone"):
+        workspace.full_clean()

@@ -155,3 +155,34 @@ def marketing_text(body: str, policy: CountryPolicy) -> str:
     if mention and "stop" not in normalize(text).split():
         text = f"{text} {mention}"
     return text
+
+
+def policy_overrides_validate(overrides: Mapping[str, Any]) -> None:
+    """Refuse overrides that would not work, naming the field (before they are saved)."""
+    from comptoir.core.errors import ValidationError
+
+    known = {"marketing_window", "cap_count", "cap_days", "opt_out_mention", "sender_name"}
+    for key in overrides:
+        if key not in known:
+            raise ValidationError(f"Unknown policy setting {key!r}.", field=f"policy.{key}")
+    window = overrides.get("marketing_window", {})
+    for name in ("start", "end"):
+        if name in window:
+            try:
+                dt.time.fromisoformat(str(window[name]))
+            except ValueError as exc:
+                raise ValidationError(
+                    f"{window[name]!r} is not a time of day (use 08:00).",
+                    field=f"policy.marketing_window.{name}",
+                ) from exc
+    days = window.get("days", [0])
+    if not days or any(not isinstance(d, int) or not 0 <= d <= 6 for d in days):
+        raise ValidationError(
+            "days are 0 (Monday) to 6 (Sunday), at least one.",
+            field="policy.marketing_window.days",
+        )
+    for name in ("cap_count", "cap_days"):
+        if name in overrides and (not isinstance(overrides[name], int) or overrides[name] < 1):
+            raise ValidationError(
+                f"{name} must be a whole number of at least 1.", field=f"policy.{name}"
+            )

@@ -31,6 +31,19 @@ class Workspace(BaseModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError as FormError
+
+        from comptoir.compliance.countries import policy_overrides_validate
+        from comptoir.core.errors import ValidationError
+
+        if self.timezone not in zoneinfo.available_timezones():
+            raise FormError({"timezone": f"{self.timezone!r} is not a time zone."})
+        try:
+            policy_overrides_validate(self.policy or {})
+        except ValidationError as exc:
+            raise FormError({"policy": f"{exc.field}: {exc.message}"}) from exc
+
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
