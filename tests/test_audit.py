@@ -116,3 +116,37 @@ def test_a_stop_by_text_is_logged_without_the_customers_words(workspace, channel
     assert "Paul" not in str(AuditEntry.objects.values().get())
     # The proof stays on the event itself.
     assert ConsentEvent.objects.filter(proof__text="STOP merci Paul").count() == 2
+
+
+def test_changing_a_workspace_in_the_admin_is_audited(workspace, admin_client):
+    from comptoir.compliance.models import AuditEntry
+
+    response = admin_client.post(
+        f"/admin/workspaces/workspace/{workspace.id}/change/",
+        {
+            "name": workspace.name,
+            "region": "FR",
+            "timezone": "Europe/Paris",
+            "language": "fr",
+            "policy": '{"cap_count": 2}',
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    entry = AuditEntry.objects.get(workspace=workspace, action="settings.changed")
+    assert entry.details["changed"] == ["policy"]
+    assert entry.actor_label.startswith("staff ")
+
+
+def test_a_bad_policy_is_refused_in_the_admin_with_the_field(workspace, admin_client):
+    response = admin_client.post(
+        f"/admin/workspaces/workspace/{workspace.id}/change/",
+        {
+            "name": workspace.name,
+            "region": "FR",
+            "timezone": "Europe/Paris",
+            "language": "fr",
+            "policy": '{"marketing_window": {"start": "25:00"}}',
+        },
+    )
+    assert response.status_code == 200
+    assert b"policy.marketing_window.start" in response.content
