@@ -13,7 +13,7 @@ from django.utils import timezone
 from comptoir.compliance.models import ConsentEvent
 from comptoir.compliance.policy import Candidate, Context, refusals
 from comptoir.contacts.models import Contact
-from comptoir.contacts.services import CONTACT_COLUMNS
+from comptoir.contacts.services import CONTACT_COLUMNS, contact_row
 from comptoir.core.bulk import insert_objects, insert_rows
 from comptoir.core.ids import uuid7
 from comptoir.messaging.models import Message
@@ -31,22 +31,13 @@ def _audience(workspace: Workspace, size: int) -> list[tuple[uuid.UUID, str]]:
         Contact,
         CONTACT_COLUMNS,
         [
-            (
-                cid,
-                now,
-                now,
-                workspace.id,
-                phone,
-                "mobile",
-                "",
-                "",
-                "",
-                "",
-                "",
-                None,
-                "sms",
-                {},
-                False,
+            contact_row(
+                contact_id=cid,
+                workspace_id=workspace.id,
+                phone=phone,
+                number_type="mobile",
+                now=now,
+                is_prospect=False,
             )
             for cid, phone in contacts
         ],

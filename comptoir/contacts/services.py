@@ -121,22 +121,13 @@ def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dic
             Contact,
             CONTACT_COLUMNS,
             (
-                (
-                    uuid7(),
-                    now,
-                    now,
-                    workspace.id,
-                    p.e164,
-                    p.number_type,
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    None,
-                    "sms",
-                    {},
-                    True,
+                contact_row(
+                    contact_id=uuid7(),
+                    workspace_id=workspace.id,
+                    phone=p.e164,
+                    number_type=p.number_type,
+                    now=now,
+                    is_prospect=True,
                 )
                 for p in missing
             ),
@@ -155,6 +146,37 @@ SENDING_FIELDS = (
     "last_name",
     "timezone",
 )
+
+
+def contact_row(
+    *,
+    contact_id: Any,
+    workspace_id: Any,
+    phone: str,
+    number_type: str,
+    now: Any,
+    is_prospect: bool,
+) -> tuple[Any, ...]:
+    """A new contact with only a number, as a row in CONTACT_COLUMNS order (bulk inserts)."""
+    return (
+        contact_id,
+        now,
+        now,
+        workspace_id,
+        phone,
+        number_type,
+        "",
+        "",
+        "",
+        "",
+        "",
+        None,
+        "sms",
+        {},
+        is_prospect,
+    )
+
+
 CONTACT_COLUMNS = (
     "id",
     "created_at",
