@@ -28,7 +28,10 @@ from comptoir.compliance.models import ConsentAction
 from comptoir.contacts.phones import TEXTABLE_TYPES
 from comptoir.core.bulk import convert, in_list
 
-CHUNK = 10_000  # ids per IN (…) list: under every database's parameter limit
+# Ids per look-up: SQLite binds each id as a parameter (its limit is 32,766); PostgreSQL
+# takes the whole list as one array parameter.
+CHUNK = {"sqlite": 10_000}
+DEFAULT_CHUNK = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +83,9 @@ Rule = Callable[[Sequence[Candidate], Context], dict[Any, Refusal]]
 
 def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
     values = list(values)
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
+    size = CHUNK.get(connection.vendor, DEFAULT_CHUNK)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def rule_textable(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
