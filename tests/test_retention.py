@@ -10,6 +10,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from comptoir.automations.models import Appointment
 from comptoir.compliance import retention
@@ -351,3 +352,16 @@ def test_the_last_activity_may_be_a_purchase_day(workspace):
     Purchase.objects.create(workspace=workspace, contact=contact, purchased_on=day, amount=10)
     [listed] = retention_candidates(workspace=workspace)
     assert listed.last_activity == dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def test_a_workspace_sets_its_own_period_and_mode(workspace):
+    from comptoir.compliance.retention import retention_cutoff, retention_days, retention_mode
+
+    assert retention_days(workspace) == 3 * 365
+    assert retention_mode(workspace) == "erase"
+    workspace.policy = {"retention_days": 730, "retention_mode": "anonymise"}
+    workspace.save()
+    assert retention_days(workspace) == 730
+    assert retention_mode(workspace) == "anonymise"
+    now = timezone.now()
+    assert now - retention_cutoff(now, workspace) == dt.timedelta(days=730)

@@ -161,7 +161,15 @@ def policy_overrides_validate(overrides: Mapping[str, Any]) -> None:
     """Refuse overrides that would not work, naming the field (before they are saved)."""
     from comptoir.core.errors import ValidationError
 
-    known = {"marketing_window", "cap_count", "cap_days", "opt_out_mention", "sender_name"}
+    known = {
+        "marketing_window",
+        "cap_count",
+        "cap_days",
+        "opt_out_mention",
+        "sender_name",
+        "retention_days",
+        "retention_mode",
+    }
     for key in overrides:
         if key not in known:
             raise ValidationError(f"Unknown policy setting {key!r}.", field=f"policy.{key}")
@@ -181,7 +189,11 @@ def policy_overrides_validate(overrides: Mapping[str, Any]) -> None:
             "days are 0 (Monday) to 6 (Sunday), at least one.",
             field="policy.marketing_window.days",
         )
-    for name in ("cap_count", "cap_days"):
+    if overrides.get("retention_mode", "erase") not in ("erase", "anonymise"):
+        raise ValidationError(
+            "retention_mode is erase or anonymise.", field="policy.retention_mode"
+        )
+    for name in ("cap_count", "cap_days", "retention_days"):
         if name in overrides and (not isinstance(overrides[name], int) or overrides[name] < 1):
             raise ValidationError(
                 f"{name} must be a whole number of at least 1.", field=f"policy.{name}"

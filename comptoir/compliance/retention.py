@@ -50,22 +50,28 @@ ANONYMOUS_PREFIX = "anon:"
 BATCH = 1000  # contacts per transaction while purging
 
 
-def retention_days() -> int:
-    """RETENTION_DAYS, or settings.COMPTOIR_RETENTION_DAYS when the operator sets it."""
-    days = int(getattr(settings, "COMPTOIR_RETENTION_DAYS", None) or RETENTION_DAYS)
+def retention_days(workspace: Workspace | None = None) -> int:
+    """The workspace's `policy.retention_days`, else settings.COMPTOIR_RETENTION_DAYS, else
+    RETENTION_DAYS (3 years: CNIL)."""
+    own = (workspace.policy or {}).get("retention_days") if workspace is not None else None
+    days = int(own or getattr(settings, "COMPTOIR_RETENTION_DAYS", None) or RETENTION_DAYS)
     if days < 1:
-        raise ValueError("COMPTOIR_RETENTION_DAYS must be a positive number of days.")
+        raise ValueError("The retention period must be a positive number of days.")
     return days
 
 
-def retention_mode() -> str:
-    """How the daily task purges: settings.COMPTOIR_RETENTION_MODE, "erase" by default."""
-    return str(getattr(settings, "COMPTOIR_RETENTION_MODE", None) or "erase")
+def retention_mode(workspace: Workspace | None = None) -> str:
+    """How the daily task purges: the workspace's `policy.retention_mode`, else
+    settings.COMPTOIR_RETENTION_MODE, else "erase"."""
+    own = (workspace.policy or {}).get("retention_mode") if workspace is not None else None
+    return str(own or getattr(settings, "COMPTOIR_RETENTION_MODE", None) or "erase")
 
 
-def retention_cutoff(now: dt.datetime | None = None) -> dt.datetime:
+def retention_cutoff(
+    now: dt.datetime | None = None, workspace: Workspace | None = None
+) -> dt.datetime:
     """Activity before this instant is too old to keep a contact for."""
-    return (now or timezone.now()) - dt.timedelta(days=retention_days())
+    return (now or timezone.now()) - dt.timedelta(days=retention_days(workspace))
 
 
 def _activity(workspace: Workspace, cutoff: dt.datetime) -> dict[str, QuerySet[Any]]:
@@ -114,7 +120,7 @@ def retention_candidates(
 
     Each has `last_activity`, the latest thing that came from them.
     """
-    candidates = _inactive(workspace, retention_cutoff(now))
+    candidates = _inactive(workspace, retention_cutoff(now, workspace))
     # Every activity is older than the cutoff: compare them all, for people to read.
     contact = OuterRef("pk")
     activity = [
@@ -180,7 +186,7 @@ def retention_purge(
             field="mode",
         )
     now = now or timezone.now()
-    candidates = _inactive(workspace, retention_cutoff(now))
+    candidates = _inactive(workspace, retention_cutoff(now, workspace))
     if dry_run:
         return candidates.count()
     ids = list(candidates.values_list("id", flat=True))
@@ -206,8 +212,8 @@ def retention_purge(
         details={
             "count": done,
             "mode": mode,
-            "retention_days": retention_days(),
-            "cutoff": retention_cutoff(now),
+            "retention_days": retention_days(workspace),
+            "cutoff": retention_cutoff(now, workspace),
             "deleted": deleted,
         },
     )
@@ -216,10 +222,10 @@ def retention_purge(
 
 def retention_purge_all(*, now: dt.datetime | None = None) -> dict[str, int]:
     """The daily run: every workspace, each on its own, so one failure stops no other."""
-    mode = retention_mode()
     done: dict[str, int] = {}
     for workspace in Workspace.objects.order_by("created_at"):
         try:
+            mode = retention_mode(workspace)
             done[str(workspace.id)] = retention_purge(workspace=workspace, now=now, mode=mode)
         except Exception:
             log.exception("retention purge failed for workspace %s", workspace.id)

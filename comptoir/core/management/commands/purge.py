@@ -9,6 +9,7 @@ from comptoir.compliance.retention import (
     MODES,
     retention_candidates,
     retention_cutoff,
+    retention_mode,
     retention_purge,
 )
 from comptoir.workspaces.models import Workspace
@@ -23,16 +24,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--workspace", required=True, help="The workspace's id (a UUID).")
         parser.add_argument("--dry-run", action="store_true", help="List, change nothing.")
-        parser.add_argument("--mode", choices=MODES, default="erase")
+        parser.add_argument(
+            "--mode", choices=MODES, default=None, help="default: the workspace's setting"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             workspace = Workspace.objects.get(id=uuid.UUID(options["workspace"]))
         except (ValueError, Workspace.DoesNotExist):
             raise CommandError(f"No workspace with id {options['workspace']!r}.") from None
+        options["mode"] = options["mode"] or retention_mode(workspace)
         if options["dry_run"]:
             contacts = list(retention_candidates(workspace=workspace))
-            cutoff = retention_cutoff()
+            cutoff = retention_cutoff(workspace=workspace)
             self.stdout.write(
                 f"{len(contacts)} contact(s) would be purged ({options['mode']}): "
                 f"nothing from them since {cutoff:%Y-%m-%d}."
