@@ -253,3 +253,29 @@ def test_receipt_at_delay_zero_is_not_lost(shop: Workspace, page: Page) -> None:
     expect(page.locator(".flash li.success")).to_be_visible()
     # Dispatch and the (delay 0) receipt both ran inside the send request.
     assert Message.objects.get(workspace=shop).status == "delivered"
+
+
+def test_stop_from_the_phone_blocks_the_next_marketing_send(shop: Workspace, page: Page) -> None:
+    from tests.conftest import grant_marketing
+
+    grant_marketing(shop, [NUMBER])
+    signed_in(page)
+    page.goto("/sandbox/phone/?number=%2B33612345678")
+    handset = page.locator(".handset")
+    handset.get_by_label("Reply as this customer").fill("Stop.")
+    handset.get_by_role("button", name="Send from this phone").click()
+    # The confirmation is queued at once, and reaches the handset once sent.
+    expect(handset.locator("#thread .bubble.mo")).to_have_text(re.compile(r"^Stop\."))
+    assert Message.objects.filter(workspace=shop, kind="opt_out_confirmation").count() == 1
+
+    page.get_by_role("link", name="Messages").click()
+    page.get_by_label("To (phone number)").fill("06 12 34 56 78")
+    page.get_by_label("Message").fill("-20% sur les montures ce week-end")
+    page.get_by_label("Purpose").select_option("marketing")
+    expect(page.locator("#counter")).to_contain_text("gsm7")  # counts the STOP mention too
+    page.get_by_role("button", name="Send", exact=True).click()
+    row = page.locator("#recent tbody tr").first
+    expect(row.locator(".status")).to_have_text("Blocked")
+    expect(row.locator(".reason")).to_contain_text("opted out (STOP)")
+    blocked = Message.objects.get(workspace=shop, purpose="marketing")
+    assert blocked.error_code == "opted_out"
