@@ -29,8 +29,8 @@ from django.utils.translation import gettext as _
 
 from comptoir.automations.models import Appointment
 from comptoir.compliance.audit import AuditAction, actor_label_for, audit_record
+from comptoir.compliance.decisions import CONSENT_EXEMPT_KINDS, Candidate, Refusal
 from comptoir.compliance.models import AuditEntry, ConsentEvent, Suppression, SuppressionReason
-from comptoir.compliance.policy import CONSENT_EXEMPT_KINDS, Candidate, Refusal
 from comptoir.contacts.models import Contact, Purchase
 from comptoir.core.errors import NotFound
 from comptoir.messaging.models import Message, MessageTransition
@@ -77,7 +77,7 @@ def phone_hash(workspace: Workspace | uuid.UUID | str, e164: str) -> str:
 SUPPRESSION_READ_ALL = 10_000
 
 
-def rule_suppressed(candidates: Sequence[Candidate]) -> dict[Any, Refusal]:
+def rule_suppressed(candidates: Sequence[Candidate], context: Any = None) -> dict[Any, Refusal]:
     """Numbers erased at the customer's request are never messaged again.
 
     One query for a batch, and no hashing at all while a workspace has erased no one.
@@ -170,22 +170,8 @@ def consent_history(*, contact: Contact) -> list[ConsentEvent]:
 # Export (right of access)
 # ---------------------------------------------------------------------------------------
 
-CONTACT_FIELDS = (
-    "id",
-    "phone",
-    "number_type",
-    "first_name",
-    "last_name",
-    "email",
-    "language",
-    "timezone",
-    "birthday",
-    "preferred_channel",
-    "attributes",
-    "is_prospect",
-    "created_at",
-    "updated_at",
-)
+# Every column of the contact, so a field added later is exported too.
+CONTACT_FIELDS = tuple(f.attname for f in Contact._meta.concrete_fields if f.name != "workspace")
 PURCHASE_FIELDS = (
     "id",
     "purchased_on",

@@ -24,6 +24,8 @@ from phonenumbers import timezone as phone_timezone
 
 from comptoir.compliance.consent import consent_state
 from comptoir.compliance.countries import CountryPolicy, next_opening, policy_for
+from comptoir.compliance.decisions import CONSENT_EXEMPT_KINDS, Candidate, Refusal
+from comptoir.compliance.gdpr import rule_suppressed
 from comptoir.compliance.models import ConsentAction
 from comptoir.contacts.phones import TEXTABLE_TYPES
 from comptoir.core.bulk import convert, in_list
@@ -32,29 +34,6 @@ from comptoir.core.bulk import convert, in_list
 # takes the whole list as one array parameter.
 CHUNK = {"sqlite": 10_000}
 DEFAULT_CHUNK = 200_000
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    code: str
-    reason: str
-    until: dt.datetime | None = None  # set: a deferral to that time, not a refusal
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """What a rule needs to know of one message about to be created or sent."""
-
-    key: Any  # the caller's handle on the message (an index or a message id)
-    scheme: str
-    number_type: str
-    purpose: str
-    contact_id: Any = None
-    kind: str = ""  # "opt_out_confirmation" and "help_reply" answer the customer's own text
-    phone: str = ""
-    workspace_id: Any = None
-    send_at: dt.datetime | None = None
-    contact_tz: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,10 +78,6 @@ def rule_textable(candidates: Sequence[Candidate], context: Context) -> dict[Any
         for c in candidates
         if c.scheme == "sms" and c.number_type not in TEXTABLE_TYPES and c.number_type != "unknown"
     }
-
-
-# Answers the rules require even to someone who opted out (CTIA, CNIL: confirm once).
-CONSENT_EXEMPT_KINDS = frozenset({"opt_out_confirmation", "help_reply"})
 
 
 def rule_consent(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
@@ -230,17 +205,11 @@ def _deferral(policy: CountryPolicy, zone: str, at: dt.datetime) -> Refusal | No
     return Refusal(code, reason, until=opening)
 
 
-def _rule_suppressed(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
-    from comptoir.compliance.gdpr import rule_suppressed  # gdpr builds on this module
-
-    return rule_suppressed(candidates)
-
-
 # Final refusals first; the deferral last, so a message is never deferred only to be
 # refused when its time comes.
 RULES: tuple[Rule, ...] = (
     rule_textable,
-    _rule_suppressed,
+    rule_suppressed,
     rule_consent,
     rule_frequency_cap,
     rule_sending_window,
