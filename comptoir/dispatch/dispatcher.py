@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from comptoir.channels.models import Channel, ChannelStatus
-from comptoir.compliance.policy import Candidate, Context, refusals
+from comptoir.compliance.policy import Candidate, Context, Refusal, refusals
 from comptoir.core.bulk import convert, insert_rows
 from comptoir.dispatch import ratelimit
 from comptoir.messaging.inbound import pending_receipts_apply
@@ -150,12 +150,16 @@ def _block(channel: Channel, rows: list[dict[str, Any]], token: uuid.UUID) -> li
     if not found:
         return rows
     now = timezone.now()
+    # Rules hand out a few shared decisions (one per reason): one UPDATE per decision.
+    by_refusal: dict[Refusal, list[uuid.UUID]] = {}
+    for message_id, refusal in found.items():
+        by_refusal.setdefault(refusal, []).append(message_id)
     with transaction.atomic():
-        for message_id, refusal in found.items():
+        for refusal, ids in by_refusal.items():
             changes: dict[str, Any] = {"status": Status.BLOCKED, "failed_at": now}
             if refusal.until is not None:
                 changes = {"send_at": refusal.until}
-            Message.objects.filter(id=message_id, claim_token=token).update(
+            Message.objects.filter(id__in=ids, claim_token=token).update(
                 error_code=refusal.code,
                 error_reason=refusal.reason,
                 claim_token=None,
