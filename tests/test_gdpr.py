@@ -101,7 +101,18 @@ def rows(text: str) -> list[dict[str, str]]:
 
 
 def test_export_holds_everything_on_the_person(workspace, channel):
+    from comptoir.automations.services import customer_event_record
+    from comptoir.inbox.services import conversation_for, conversation_note
+
     contact = customer(workspace, channel)
+    customer_event_record(
+        workspace=workspace, contact=contact, type="order.ready", data={"order": "A-17"}
+    )
+    conversation_note(
+        conversation=conversation_for(workspace, contact=contact),
+        body="Préfère être appelée le matin",
+        author=None,
+    )
     files = unzip(contact_export(workspace=workspace, contact_id=contact.id))
 
     assert set(files) == {
@@ -110,6 +121,8 @@ def test_export_holds_everything_on_the_person(workspace, channel):
         "purchases.csv",
         "appointments.csv",
         "consent.csv",
+        "events.csv",
+        "conversation_events.csv",
     }
     data = json.loads(files["contact.json"])
     person = data["contact"]
@@ -135,6 +148,10 @@ def test_export_holds_everything_on_the_person(workspace, channel):
     assert data["consent"][0]["proof"] == {"file": "caisse.csv", "row": 7}
     assert data["consent"][0]["actor_label"] == "import"
     assert [a["action"] for a in data["audit"]] == ["consent.recorded"]
+    assert [(e["type"], e["data"]) for e in data["events"]] == [("order.ready", {"order": "A-17"})]
+    assert [(e["kind"], e["body"]) for e in data["conversation_events"]] == [
+        ("note", "Préfère être appelée le matin")
+    ]
 
     assert len(rows(files["messages.csv"])) == 2
     assert rows(files["purchases.csv"])[0]["amount"] == "249.90"
@@ -152,6 +169,8 @@ def test_export_is_audited_without_personal_data(workspace, channel):
         "purchases": 1,
         "appointments": 1,
         "consent_events": 1,
+        "events": 0,
+        "conversation_events": 0,
     }
 
 

@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
+from comptoir.api.inbox import router as inbox_router
 from comptoir.api.schemas import (
     ConsentIn,
     ConsentOut,
@@ -306,3 +307,6 @@ def get_message(request: HttpRequest, message_id: uuid.UUID) -> Message:
         message.transitions.all(), key=lambda t: (t.at, t.id)
     )
     return message
+
+
+api.add_router("/", inbox_router)

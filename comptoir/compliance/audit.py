@@ -21,6 +21,7 @@ class AuditAction:
     RETENTION_PURGED = "retention.purged"
     KEYWORD_ADDED = "keyword.added"
     SETTINGS_CHANGED = "settings.changed"
+    AUTO_ANSWER_CHANGED = "auto_answer.changed"
 
 
 def actor_label_for(actor: Any) -> str:

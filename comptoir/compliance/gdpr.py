@@ -27,12 +27,13 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from comptoir.automations.models import Appointment
+from comptoir.automations.models import Appointment, CustomerEvent
 from comptoir.compliance.audit import AuditAction, actor_label_for, audit_record
 from comptoir.compliance.decisions import CONSENT_EXEMPT_KINDS, Candidate, Refusal
 from comptoir.compliance.models import AuditEntry, ConsentEvent, Suppression, SuppressionReason
 from comptoir.contacts.models import Contact, Purchase
 from comptoir.core.errors import NotFound
+from comptoir.inbox.models import ConversationEvent
 from comptoir.messaging.models import Message, MessageTransition
 from comptoir.workspaces.models import Workspace
 
@@ -201,6 +202,9 @@ MESSAGE_FIELDS = (
     "segments",
 )
 CONSENT_FIELDS = ("id", "purpose", "channel", "action", "source", "at", "actor_label", "proof")
+EVENT_FIELDS = ("id", "type", "external_id", "occurred_at", "data")
+# Staff notes about the person are personal data too: the right of access covers them.
+CONVERSATION_FIELDS = ("id", "kind", "at", "author_name", "body", "data")
 
 
 def _row(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
@@ -270,6 +274,20 @@ def contact_export(
         .order_by("starts_at", "id")
     ]
     consents = [_row(e, CONSENT_FIELDS) for e in consent_history(contact=contact)]
+    events = [
+        _row(e, EVENT_FIELDS)
+        for e in CustomerEvent.objects.for_workspace(workspace)
+        .filter(contact=contact)
+        .order_by("occurred_at", "id")
+    ]
+    conversation = [
+        {**_row(e, ("id", "kind", "at", "body", "data")), "author_name": actor_label_for(e.author)}
+        for e in ConversationEvent.objects.filter(
+            conversation__workspace=workspace, conversation__contact=contact
+        )
+        .select_related("author")
+        .order_by("at", "id")
+    ]
     audit = list(
         AuditEntry.objects.for_workspace(workspace)
         .filter(target=str(contact.id))
@@ -296,6 +314,8 @@ def contact_export(
             for m, row in zip(messages, message_rows, strict=True)
         ],
         "consent": consents,
+        "events": events,
+        "conversation_events": conversation,
         "audit": audit,
     }
     buffer = io.BytesIO()
@@ -306,6 +326,8 @@ def contact_export(
         archive.writestr("purchases.csv", _csv(purchases, PURCHASE_FIELDS))
         archive.writestr("appointments.csv", _csv(appointments, APPOINTMENT_FIELDS))
         archive.writestr("consent.csv", _csv(consents, CONSENT_FIELDS))
+        archive.writestr("events.csv", _csv(events, EVENT_FIELDS))
+        archive.writestr("conversation_events.csv", _csv(conversation, CONVERSATION_FIELDS))
     audit_record(
         workspace=workspace,
         action=AuditAction.CONTACT_EXPORTED,
@@ -317,6 +339,8 @@ def contact_export(
             "purchases": len(purchases),
             "appointments": len(appointments),
             "consent_events": len(consents),
+            "events": len(events),
+            "conversation_events": len(conversation),
         },
     )
     return buffer.getvalue()

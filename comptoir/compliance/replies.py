@@ -65,6 +65,9 @@ def keywords_apply(messages: Sequence[Message]) -> None:
         kind = match(message.body, tables[workspace.id])
         if kind is None:
             continue
+        # Marked, so later steps (auto-answers, the inbox's unanswered count) leave it be.
+        message.kind = f"keyword_{kind.value}"
+        Message.objects.filter(id=message.id).update(kind=message.kind)
         proof = {"message_id": str(message.id), "text": message.body}
         was_out = opted_out(contact)
         answers = []

@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "comptoir.channels",
     "comptoir.messaging",
     "comptoir.compliance",
+    "comptoir.inbox",
+    "comptoir.webhooks",
     "comptoir.dispatch",
     "comptoir.sandbox",
     "comptoir.automations",
@@ -136,6 +138,9 @@ COMPTOIR_RATE_LIMIT_REDIS = env_str(
 )
 # Key for encrypting channel secrets at rest; derived from SECRET_KEY when unset.
 COMPTOIR_ENCRYPTION_KEY = env_str("COMPTOIR_ENCRYPTION_KEY", "")
+# Outgoing webhooks may target private addresses (the shop's own software on its network);
+# an installation hosting many shops turns this off so no one reaches its internal hosts.
+COMPTOIR_WEBHOOKS_ALLOW_PRIVATE = env_bool("COMPTOIR_WEBHOOKS_ALLOW_PRIVATE", True)
 
 LOGGING = {
     "version": 1,

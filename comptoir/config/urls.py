@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("hooks/<uuid:channel_uuid>/<slug:action>", channel_hook, name="channel-hook"),
+    path("inbox/", include("comptoir.inbox.urls")),
     path("sandbox/", include("comptoir.sandbox.urls")),
     path("", include("comptoir.web.urls")),
 ]

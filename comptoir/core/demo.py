@@ -22,6 +22,7 @@ from comptoir.compliance.models import ConsentAction, ConsentSource
 from comptoir.contacts.models import Contact, Purchase
 from comptoir.contacts.phones import parse_phone
 from comptoir.contacts.services import tags_get_or_create
+from comptoir.inbox.demo import seed_inbox_demo
 from comptoir.workspaces.models import Role, Workspace
 from comptoir.workspaces.services import api_key_create, staff_add, workspace_create
 
@@ -114,6 +115,7 @@ def seed_demo(*, customers: int = 50, seed: int = 7) -> tuple[Workspace, bool]:
     tz = workspace.tz
     today = timezone.localdate(timezone=tz)  # the shop's today, not UTC's
     tomorrow = today + dt.timedelta(days=1)
+    mobiles = []
     for index, (first, last) in enumerate(_people(rng, customers)):
         fixed_line = index % 17 == 16  # a few older customers only have a landline
         raw = (
@@ -134,6 +136,8 @@ def seed_demo(*, customers: int = 50, seed: int = 7) -> tuple[Workspace, bool]:
             attributes={"fidelity_card": f"OL{10000 + index}"},
         )
         contact.tags.set([t for name, t in tags.items() if rng.random() < 0.2])
+        if not fixed_line:
+            mobiles.append(contact)
         if rng.random() < 0.85:  # most customers ticked "offers by SMS" at the till
             consent_record(
                 contact=contact,
@@ -163,6 +167,7 @@ def seed_demo(*, customers: int = 50, seed: int = 7) -> tuple[Workspace, bool]:
                 place=STORES[0],
                 service=rng.choice(SERVICES),
             )
+    seed_inbox_demo(workspace, mobiles)
     return workspace, True
 
 

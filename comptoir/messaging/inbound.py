@@ -61,6 +61,10 @@ RECEIPT_STAMP = {
 InboundHandler = Callable[[Sequence[Message]], None]
 INBOUND_STEPS: list[InboundHandler] = []
 INBOUND_HANDLERS: list[InboundHandler] = []
+# Called inside the storing transaction with a channel's calls and other channel events
+# (the inbox records calls in conversations and texts back after a missed call).
+ChannelEventStep = Callable[[Channel, Sequence[ChannelEvent]], None]
+CHANNEL_EVENT_STEPS: list[ChannelEventStep] = []
 
 
 @dataclass
@@ -72,7 +76,7 @@ class StoreReport:
     channel_events: int = 0
 
 
-def _sender_contact(channel: Channel, sender: str) -> Contact | None:
+def sender_contact(channel: Channel, sender: str) -> Contact | None:
     """The contact for an inbound sender; unknown numbers become prospects.
 
     Alphanumeric senders ("AMAZON") cannot be answered: no contact, the message is kept.
@@ -106,7 +110,7 @@ def _store_inbound(channel: Channel, events: Sequence[InboundMessage], report: S
             id=uuid7(),
             workspace_id=channel.workspace_id,
             channel=channel,
-            contact=_sender_contact(channel, event.sender),
+            contact=sender_contact(channel, event.sender),
             direction=Direction.IN,
             address=event.sender,
             body=event.body,
@@ -234,17 +238,50 @@ def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | No
     return len(ready)
 
 
+RoutedEvent = InboundMessage | ChannelEvent
+
+
+def _digits(address: str) -> str:
+    return "".join(ch for ch in address if ch.isdigit()) or address.strip().lower()
+
+
+def _route(channel: Channel, events: Sequence[RoutedEvent]) -> dict[Channel, list[RoutedEvent]]:
+    """Which channel each event is for, by the number that was texted or called.
+
+    A provider account may point several numbers at one webhook: an event for another
+    number of the same provider in the same workspace goes to that number's channel.
+    Never across workspaces: the signature only vouches for this channel's account.
+    """
+    routes: dict[Channel, list[RoutedEvent]] = defaultdict(list)
+    own = _digits(channel.address)
+    others = {e.recipient for e in events if e.recipient and _digits(e.recipient) != own}
+    siblings: dict[str, Channel] = {}
+    if others:
+        for sibling in Channel.objects.select_related("workspace").filter(
+            workspace_id=channel.workspace_id, provider=channel.provider
+        ):
+            siblings.setdefault(_digits(sibling.address), sibling)
+    for event in events:
+        target = siblings.get(_digits(event.recipient), channel) if event.recipient else channel
+        routes[target].append(event)
+    return routes
+
+
 def events_store(*, channel: Channel, events: Sequence[Event]) -> StoreReport:
     """Store a provider's events for a channel in one transaction."""
     report = StoreReport()
     inbound = [e for e in events if isinstance(e, InboundMessage)]
     statuses = [e for e in events if isinstance(e, StatusUpdate)]
+    others = [e for e in events if isinstance(e, ChannelEvent)]
     with transaction.atomic():
-        if inbound:
-            _store_inbound(channel, inbound, report)
+        for target, routed in _route(channel, inbound).items():
+            _store_inbound(target, routed, report)  # type: ignore[arg-type]
         if statuses:
             _apply_statuses(channel, statuses, report)
-        report.channel_events = sum(isinstance(e, ChannelEvent) for e in events)
+        report.channel_events = len(others)
+        for target, routed in _route(channel, others).items():
+            for event_step in CHANNEL_EVENT_STEPS:
+                event_step(target, routed)  # type: ignore[arg-type]
         if report.received:
             received = list(report.received)
             for step in INBOUND_STEPS:

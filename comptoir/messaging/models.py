@@ -20,6 +20,7 @@ Inbound messages are `received`.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -86,6 +87,10 @@ class Message(BaseModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     # What sent it when it is not an ordinary message: "opt_out_confirmation", "help_reply".
     kind = models.CharField(max_length=24, blank=True)
+    # The staff member who wrote it, for replies from the inbox.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     sending_at = models.DateTimeField(null=True, blank=True)

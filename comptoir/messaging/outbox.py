@@ -37,6 +37,7 @@ class SendRequest:
     idempotency_key: str | None = None
     send_at: dt.datetime | None = None
     kind: str = ""  # set by the system for its own answers, e.g. "opt_out_confirmation"
+    author_id: int | None = None  # the staff member who wrote it
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,7 @@ def _enqueue(
                 encoding=info.encoding.value,
                 segments=info.segments,
                 kind=request.kind,
+                author_id=request.author_id,
             )
         )
     context = Context(workspace=workspace, stage="create", now=now)

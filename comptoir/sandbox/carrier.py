@@ -195,6 +195,12 @@ def customer_texts(*, channel: Channel, sender: str, text: str) -> HookResult:
     return _call_hook(channel, "receive", payload)
 
 
+def customer_calls(*, channel: Channel, caller: str, outcome: str) -> HookResult:
+    """A simulated handset calls the shop's line; the network reports how the call ended."""
+    payload = {"id": _new_id(), "from": caller, "to": channel.address, "status": outcome}
+    return _call_hook(channel, "call", payload)
+
+
 def handset_thread(*, channel: Channel, number: str, limit: int = 200) -> list[CarrierMessage]:
     """What one simulated handset sent to and received from the channel, oldest first."""
     to_handset = Q(direction=CarrierMessage.MT, recipient=number)

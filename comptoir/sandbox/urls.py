@@ -7,4 +7,5 @@ urlpatterns = [
     path("phone/", views.phone, name="phone"),
     path("phone/thread", views.thread, name="thread"),
     path("phone/reply", views.reply, name="reply"),
+    path("phone/call", views.call, name="call"),
 ]

@@ -20,8 +20,10 @@ def current_workspace(request: HttpRequest) -> Workspace | None:
         )
         cached = membership.workspace if membership else None
         request._workspace = cached  # type: ignore[attr-defined]
+        request._role = membership.role if membership else ""  # type: ignore[attr-defined]
     return cached
 
 
 def workspace(request: HttpRequest) -> dict[str, object]:
-    return {"workspace": current_workspace(request)}
+    current = current_workspace(request)
+    return {"workspace": current, "staff_role": getattr(request, "_role", "")}

@@ -20,6 +20,7 @@ import phonenumbers
 from comptoir.providers.base import (
     BadRequest,
     ChannelConfig,
+    ChannelEvent,
     ConfigField,
     DeliveryStatus,
     Endpoint,
@@ -35,6 +36,13 @@ from comptoir.providers.base import (
 )
 
 SIGNATURE_HEADER = "x-sandbox-signature"
+# A simulated call's outcome, as voice providers report it, and the event it makes.
+CALL_OUTCOMES = {
+    "no-answer": "missed_call",
+    "busy": "missed_call",
+    "failed": "missed_call",
+    "completed": "call_answered",
+}
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -62,6 +70,7 @@ class SandboxType(ProviderType):
     endpoints = (
         Endpoint("receive", "A customer's text from the phone simulator"),
         Endpoint("status", "Delivery receipts from the simulated network"),
+        Endpoint("call", "A call to the shop's line from the phone simulator, and its outcome"),
     )
     config_fields = (
         ConfigField(
@@ -116,6 +125,23 @@ class SandboxType(ProviderType):
                     sender=_field(data, "from"),
                     recipient=str(data.get("to") or channel.address),
                     body=str(data.get("text") or ""),
+                )
+            )
+        elif action == "call":
+            if not isinstance(data, dict):
+                raise BadRequest("expected a JSON object")
+            outcome = _field(data, "status")
+            if outcome not in CALL_OUTCOMES:
+                raise BadRequest(
+                    f"unknown call status {outcome!r}: use one of {', '.join(CALL_OUTCOMES)}"
+                )
+            events.append(
+                ChannelEvent(
+                    kind=CALL_OUTCOMES[outcome],
+                    sender=_field(data, "from"),
+                    recipient=str(data.get("to") or channel.address),
+                    provider_id=_field(data, "id"),
+                    extra={"status": outcome},
                 )
             )
         elif action == "status":

@@ -1,0 +1,272 @@
+"""Answering customers' questions automatically, and the loop guard that keeps it safe.
+
+An inbound step: it runs inside the transaction that stores the messages, after the
+inbox filed each one in its conversation (`message.conversation`). For each message the
+guards below are asked in order; the first that applies skips the message, with its
+reason logged at debug. Cheap checks come first, and the queries (the rules, the
+contact's recent messages) are made only when a message gets that far.
+
+An answer goes through the outbox like any message (compliance still decides), keyed by
+the inbound message, so a replayed webhook answers once. It counts as the shop's answer
+only when it really answers (an order with a known status, not "we found no order") and
+the customer asked nothing else that is still waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from comptoir.automations.services import latest_order_event
+from comptoir.compliance.keywords import normalize
+from comptoir.contacts.models import Contact
+from comptoir.contacts.phones import TEXTABLE_TYPES
+from comptoir.core.errors import ComptoirError
+from comptoir.inbox.autoanswers import ORDER_STATUS, order_status_text, rule_match, shop_values
+from comptoir.inbox.models import AutoAnswer, Conversation, InboxSettings
+from comptoir.inbox.services import (
+    KEYWORD_PREFIX,
+    TEAM_REPLY,
+    conversation_answered,
+    inbox_settings,
+)
+from comptoir.messaging.models import Direction, Message, Purpose, Status
+from comptoir.messaging.outbox import SendRequest, messages_send
+from comptoir.messaging.templating import placeholders, render
+
+log = logging.getLogger(__name__)
+
+KIND = "auto_answer"
+SAME_RULE_WINDOW = dt.timedelta(minutes=10)
+HOURLY_CAP = 3
+REPEAT_WINDOW = dt.timedelta(minutes=5)
+# Normalised phrases that mark a message written by a machine (an auto-reply, a no-reply
+# notification): answering one could start two robots talking to each other for ever.
+AUTOMATED_PHRASES = (
+    "ne pas repondre",
+    "ne repondez pas",
+    "message automatique",
+    "reponse automatique",
+    "do not reply",
+    "dont reply",
+    "donotreply",
+    "noreply",
+    "no reply",
+    "auto reply",
+    "autoreply",
+    "automatic reply",
+    "automated message",
+    "out of office",
+)
+# Shop details an answer cannot go without: better no answer than "we are at ."
+DETAILS = ("address", "phone", "website")
+
+
+@dataclass
+class Attempt:
+    """One customer message and what the guards need to know about it, looked up lazily."""
+
+    message: Message
+    conversation: Conversation
+    rules_cache: dict[Any, list[AutoAnswer]] = field(default_factory=dict)
+    now: dt.datetime = field(default_factory=timezone.now)
+
+    @property
+    def contact(self) -> Contact | None:
+        return self.message.contact
+
+    @cached_property
+    def settings(self) -> InboxSettings:
+        return inbox_settings(self.conversation.workspace)
+
+    @cached_property
+    def language(self) -> str:
+        contact_language = self.contact.language if self.contact else ""
+        language = contact_language or self.conversation.workspace.language or "en"
+        return language.split("-")[0].lower()
+
+    @cached_property
+    def rule(self) -> AutoAnswer | None:
+        workspace_id = self.conversation.workspace_id
+        if workspace_id not in self.rules_cache:
+            self.rules_cache[workspace_id] = list(
+                AutoAnswer.objects.for_workspace(workspace_id).filter(enabled=True)
+            )
+        return rule_match(self.message.body, self.rules_cache[workspace_id])
+
+    @cached_property
+    def values(self) -> dict[str, str]:
+        values = shop_values(self.conversation.workspace, self.settings, self.language)
+        values["first_name"] = self.contact.first_name if self.contact else ""
+        return values
+
+    def _mine(self, direction: str, since: dt.timedelta) -> Any:
+        return Message.objects.for_workspace(self.conversation.workspace_id).filter(
+            contact=self.contact, direction=direction, created_at__gte=self.now - since
+        )
+
+    @cached_property
+    def previous_text(self) -> str | None:
+        """The customer's message before this one, if it came within REPEAT_WINDOW."""
+        earlier = self._mine(Direction.IN, REPEAT_WINDOW).filter(
+            created_at__lt=self.message.created_at
+        )
+        body: str | None = earlier.order_by("-created_at").values_list("body", flat=True).first()
+        return body
+
+    @cached_property
+    def recent_answers(self) -> list[tuple[str, str, dt.datetime]]:
+        """The last hour's auto-answers and ordinary (staff-written) texts, latest first."""
+        rows = (
+            self._mine(Direction.OUT, dt.timedelta(hours=1))
+            .filter(Q(kind=KIND) | Q(kind=""))
+            .order_by("-created_at")
+            .values_list("kind", "idempotency_key", "created_at")
+        )
+        return [(kind, key or "", at) for kind, key, at in rows[:50]]
+
+
+def _disabled(attempt: Attempt) -> bool:
+    return not attempt.settings.auto_answers_enabled
+
+
+def _not_a_person(attempt: Attempt) -> bool:
+    """A sender name ("AMAZON"), a short code, a toll-free or premium line: no one to answer."""
+    contact = attempt.contact
+    return contact is None or contact.number_type not in TEXTABLE_TYPES
+
+
+def _system_message(attempt: Attempt) -> bool:
+    """STOP / HELP (already answered by compliance) and employees' replies to their team."""
+    kind = attempt.message.kind
+    return (
+        kind.startswith(KEYWORD_PREFIX) or kind == TEAM_REPLY or not attempt.conversation.replyable
+    )
+
+
+def _looks_automated(attempt: Attempt) -> bool:
+    padded = f" {normalize(attempt.message.body)} "
+    return any(f" {phrase} " in padded for phrase in AUTOMATED_PHRASES)
+
+
+def _no_rule(attempt: Attempt) -> bool:
+    return attempt.rule is None
+
+
+def _missing_detail(attempt: Attempt) -> bool:
+    """The answer says {address} (or phone, website) and the shop has not filled it in."""
+    assert attempt.rule is not None
+    try:
+        said = placeholders(attempt.rule.answer, field="answer")
+    except ComptoirError:
+        return False  # a rule broken outside auto_answer_save: sending logs why
+    return any(p.name in DETAILS and not attempt.values.get(p.name) and not p.default for p in said)
+
+
+def _repeated_text(attempt: Attempt) -> bool:
+    """The same text again within minutes: a robot repeating itself, or a double send."""
+    previous = attempt.previous_text
+    return previous is not None and normalize(previous) == normalize(attempt.message.body)
+
+
+def rule_of(idempotency_key: str) -> str:
+    """The rule an auto-answer came from: its key is auto_answer:<message>:<rule>."""
+    parts = idempotency_key.split(":")
+    return parts[2] if len(parts) == 3 else ""
+
+
+def _same_rule_again(attempt: Attempt) -> bool:
+    """This rule was the last thing the customer got, minutes ago, with no one writing since."""
+    assert attempt.rule is not None
+    for kind, key, at in attempt.recent_answers:
+        if at < attempt.now - SAME_RULE_WINDOW or kind != KIND:
+            return False  # too long ago, or a person wrote to them since
+        return rule_of(key) == str(attempt.rule.id)
+    return False
+
+
+def _hourly_cap(attempt: Attempt) -> bool:
+    return sum(1 for kind, _key, _at in attempt.recent_answers if kind == KIND) >= HOURLY_CAP
+
+
+Guard = Callable[[Attempt], bool]
+# In order: the first that applies decides. Queries only from "no_rule" on.
+GUARDS: tuple[tuple[str, Guard], ...] = (
+    ("disabled", _disabled),
+    ("not_a_person", _not_a_person),
+    ("system_message", _system_message),
+    ("looks_automated", _looks_automated),
+    ("no_rule", _no_rule),
+    ("missing_detail", _missing_detail),
+    ("repeated_text", _repeated_text),
+    ("same_rule_again", _same_rule_again),
+    ("hourly_cap", _hourly_cap),
+)
+
+
+def skip_reason(attempt: Attempt) -> str | None:
+    """Why this message gets no auto-answer, or None when it should get one."""
+    for reason, applies in GUARDS:
+        if applies(attempt):
+            return reason
+    return None
+
+
+def _only_question(conversation: Conversation) -> bool:
+    # Read again: a batch may have filed more of this customer's messages since. The row
+    # is locked by this transaction (conversation_receive), so the count is current.
+    pending = Conversation.objects.filter(id=conversation.id).values_list("unanswered", flat=True)
+    return (pending.first() or 0) <= 1
+
+
+def auto_answer_send(attempt: Attempt) -> Message | None:
+    """Send the matched rule's answer; the conversation counts as answered when it is."""
+    rule, contact, message = attempt.rule, attempt.contact, attempt.message
+    assert rule is not None and contact is not None
+    workspace = attempt.conversation.workspace
+    values, answers = dict(attempt.values), True
+    if rule.topic == ORDER_STATUS:
+        event = latest_order_event(workspace, contact)
+        values[ORDER_STATUS], answers = order_status_text(event, attempt.language)
+    try:
+        with transaction.atomic():  # a failure here must not undo the stored message
+            request = SendRequest(
+                to=str(contact.id),
+                body=render(rule.answer, values, field="answer"),
+                purpose=Purpose.CONVERSATIONAL,
+                idempotency_key=f"{KIND}:{message.id}:{rule.id}",
+                kind=KIND,
+            )
+            result = messages_send(workspace=workspace, requests=[request])[0]
+    except ComptoirError as exc:
+        log.warning("auto-answer %s for message %s not sent: %s", rule.id, message.id, exc.message)
+        return None
+    sent = result.message
+    if sent.status == Status.BLOCKED:
+        log.debug("auto-answer for message %s blocked: %s", message.id, sent.error_code)
+    elif result.created and answers and _only_question(attempt.conversation):
+        conversation_answered(attempt.conversation, sent)
+    return sent
+
+
+def auto_answers_reply(messages: Sequence[Message]) -> None:
+    """Inbound step: answer the customers' messages a rule of the shop answers."""
+    rules_cache: dict[Any, list[AutoAnswer]] = {}
+    for message in messages:
+        conversation: Conversation | None = getattr(message, "conversation", None)
+        if conversation is None:
+            continue  # not filed by the inbox: nothing to answer in
+        attempt = Attempt(message=message, conversation=conversation, rules_cache=rules_cache)
+        reason = skip_reason(attempt)
+        if reason is not None:
+            log.debug("no auto-answer for message %s: %s", message.id, reason)
+            continue
+        auto_answer_send(attempt)

@@ -1,0 +1,25 @@
+"""Where the inbox plugs into the inbound path (called once, from the app's ready())."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    from django.db.models.signals import post_save
+
+    from comptoir.inbox.autoanswers import seed_on_settings_created
+    from comptoir.inbox.autoreply import auto_answers_reply
+    from comptoir.inbox.calls import calls_store
+    from comptoir.inbox.models import InboxSettings
+    from comptoir.inbox.services import conversations_receive
+    from comptoir.messaging.inbound import CHANNEL_EVENT_STEPS, INBOUND_STEPS
+
+    # After the compliance step (keywords), which runs first: its app is listed first.
+    # Auto-answers come after filing: they read `message.conversation`.
+    for step in (conversations_receive, auto_answers_reply):
+        if step not in INBOUND_STEPS:
+            INBOUND_STEPS.append(step)
+    if calls_store not in CHANNEL_EVENT_STEPS:
+        CHANNEL_EVENT_STEPS.append(calls_store)
+    post_save.connect(
+        seed_on_settings_created, sender=InboxSettings, dispatch_uid="inbox_auto_answers_seed"
+    )
