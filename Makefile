@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install browser clean
+.PHONY: demo test lint bench install browser smsc clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
-test: $(STAMP) browser
+# The SMPP tests talk to a real SMSC process: node-smpp, an implementation independent of
+# ours, pinned by tests/smpp_server/package-lock.json (Node.js from Debian when missing).
+SMSC := tests/smpp_server/node_modules/.package-lock.json
+$(SMSC): tests/smpp_server/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi; }
+	npm ci --prefix tests/smpp_server --no-audit --no-fund --silent
+	touch $(SMSC)
+
+smsc: $(SMSC)
+
+test: $(STAMP) browser $(SMSC)
 	$(BIN)/ruff check .
 	$(BIN)/mypy comptoir
 	$(BIN)/pytest

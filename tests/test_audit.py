@@ -67,7 +67,8 @@ def test_deleting_a_staff_user_keeps_their_entries_and_their_name(workspace):
 def test_entries_are_read_per_workspace(workspace, other_workspace):
     audit_record(workspace=workspace, action="x")
     audit_record(workspace=other_workspace, action="y")
-    assert [e.action for e in AuditEntry.objects.for_workspace(workspace)] == ["x"]
+    entries = AuditEntry.objects.for_workspace(workspace).filter(action__in=["x", "y"])
+    assert [e.action for e in entries] == ["x"]
 
 
 def test_recording_consent_writes_one_entry_per_call(workspace):
@@ -104,7 +105,8 @@ def test_consent_by_staff_and_by_api_key_name_who(workspace):
         source="api",
         actor_label="api key cpt_ab12cd…",
     )
-    labels = list(AuditEntry.objects.order_by("id").values_list("actor_label", flat=True))
+    consent = AuditEntry.objects.filter(action="consent.recorded").order_by("id")
+    labels = list(consent.values_list("actor_label", flat=True))
     assert labels == ["staff anne", "api key cpt_ab12cd…"]
 
 
@@ -113,7 +115,7 @@ def test_a_stop_by_text_is_logged_without_the_customers_words(workspace, channel
     entry = AuditEntry.objects.get(action="consent.recorded")
     assert entry.actor_label == "customer (keyword)"
     assert entry.details["action"] == "revoked"
-    assert "Paul" not in str(AuditEntry.objects.values().get())
+    assert "Paul" not in str(list(AuditEntry.objects.values()))
     # The proof stays on the event itself.
     assert ConsentEvent.objects.filter(proof__text="STOP merci Paul").count() == 2
 

@@ -76,8 +76,10 @@ def test_the_plan_repeats_a_share_of_deliveries_byte_for_byte(workspace, channel
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("concurrency", [None, 3])
-def test_a_tiny_inbound_run_on_the_real_server_stores_each_message_once(concurrency):
+@pytest.mark.parametrize(
+    ("concurrency", "provider"), [(None, "sandbox"), (3, "sandbox"), (3, "twilio")]
+)
+def test_a_tiny_inbound_run_on_the_real_server_stores_each_message_once(concurrency, provider):
     result = inbound.run(
         rate=40,
         seconds=1,
@@ -88,6 +90,7 @@ def test_a_tiny_inbound_run_on_the_real_server_stores_each_message_once(concurre
         servers=1,
         threads=4,
         keep=False,
+        provider=provider,
     )
     assert [c.name for c in result.checks if not c.ok] == []
     assert result.load.statuses == {"200": len(result.load.outcomes)}

@@ -388,7 +388,7 @@ def test_events_go_only_to_active_endpoints_that_subscribed(
     assert set(received.values_list("endpoint_id", flat=True)) == {messages_only.id, everything.id}
     assert WebhookDelivery.objects.filter(workspace=other_workspace).count() == 0
     with pytest.raises(ValueError, match="unregistered"):
-        webhook_emit(workspace, "appointment.cancelled", {})
+        webhook_emit(workspace, "appointment.teleported", {})
 
 
 def test_a_paused_endpoint_keeps_its_deliveries_until_it_is_active_again(

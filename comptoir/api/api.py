@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
+from comptoir.api.common import actor_label, request_workspace
 from comptoir.api.inbox import router as inbox_router
 from comptoir.api.schemas import (
     ConsentIn,
@@ -134,12 +135,6 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
     )
 
 
-def _workspace(request: HttpRequest) -> Workspace:
-    workspace = request.auth  # type: ignore[attr-defined]
-    assert isinstance(workspace, Workspace)
-    return workspace
-
-
 @api.post(
     "/contacts",
     response={201: ContactOut, 409: ErrorOut, 422: ErrorOut},
@@ -147,7 +142,7 @@ def _workspace(request: HttpRequest) -> Workspace:
 )
 def create_contact(request: HttpRequest, payload: ContactIn) -> Status[Contact]:
     contact = contact_create(
-        workspace=_workspace(request),
+        workspace=request_workspace(request),
         phone=payload.phone,
         first_name=payload.first_name,
         last_name=payload.last_name,
@@ -165,7 +160,7 @@ def create_contact(request: HttpRequest, payload: ContactIn) -> Status[Contact]:
 def list_contacts(
     request: HttpRequest, phone: str | None = None, limit: int = Query(50, ge=1, le=500)
 ) -> list[Contact]:
-    workspace = _workspace(request)
+    workspace = request_workspace(request)
     contacts = Contact.objects.for_workspace(workspace).prefetch_related("tags")
     if phone:
         contacts = contacts.filter(phone=parse_phone(phone, region=workspace.region).e164)
@@ -174,16 +169,12 @@ def list_contacts(
 
 @api.get("/contacts/{contact_id}", response={200: ContactOut, 404: ErrorOut})
 def get_contact(request: HttpRequest, contact_id: uuid.UUID) -> Contact:
-    contact = Contact.objects.for_workspace(_workspace(request)).filter(id=contact_id).first()
+    contact = (
+        Contact.objects.for_workspace(request_workspace(request)).filter(id=contact_id).first()
+    )
     if contact is None:
         raise NotFound("No such contact.", field="contact_id")
     return contact
-
-
-def _actor_label(request: HttpRequest) -> str:
-    """How an API call appears in the audit log: the key's prefix, never the key."""
-    key = getattr(request, "api_key", None)
-    return f"api key {key.prefix}…" if key is not None else "api"
 
 
 @api.get(
@@ -202,7 +193,9 @@ def _actor_label(request: HttpRequest) -> str:
 )
 def export_contact(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
     archive = contact_export(
-        workspace=_workspace(request), contact_id=contact_id, actor_label=_actor_label(request)
+        workspace=request_workspace(request),
+        contact_id=contact_id,
+        actor_label=actor_label(request),
     )
     response = HttpResponse(archive, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="contact-{contact_id}.zip"'
@@ -216,7 +209,9 @@ def export_contact(request: HttpRequest, contact_id: uuid.UUID) -> HttpResponse:
 )
 def erase_contact(request: HttpRequest, contact_id: uuid.UUID) -> Status[None]:
     contact_erase(
-        workspace=_workspace(request), contact_id=contact_id, actor_label=_actor_label(request)
+        workspace=request_workspace(request),
+        contact_id=contact_id,
+        actor_label=actor_label(request),
     )
     return Status(204, None)
 
@@ -227,8 +222,8 @@ def erase_contact(request: HttpRequest, contact_id: uuid.UUID) -> Status[None]:
     summary="Record a consent event (granted or revoked); history is never overwritten",
 )
 def record_consent(request: HttpRequest, contact_id: uuid.UUID, payload: ConsentIn) -> Status[Any]:
-    contact = contact_get(workspace=_workspace(request), contact_id=contact_id)
-    label = _actor_label(request)
+    contact = contact_get(workspace=request_workspace(request), contact_id=contact_id)
+    label = actor_label(request)
     [event] = consent_record(
         contact=contact,
         purposes=[payload.purpose],
@@ -248,7 +243,7 @@ def record_consent(request: HttpRequest, contact_id: uuid.UUID, payload: Consent
     summary="A contact's consent history, oldest first",
 )
 def list_consent(request: HttpRequest, contact_id: uuid.UUID) -> list[Any]:
-    contact = contact_get(workspace=_workspace(request), contact_id=contact_id)
+    contact = contact_get(workspace=request_workspace(request), contact_id=contact_id)
     return consent_history(contact=contact)
 
 
@@ -262,7 +257,16 @@ def _queued(result: Enqueued) -> Message:
 
 
 def _request(item: MessageIn) -> SendRequest:
-    return SendRequest(item.to, item.body, item.purpose, item.idempotency_key, item.send_at)
+    return SendRequest(
+        item.to,
+        item.body,
+        item.purpose,
+        item.idempotency_key,
+        item.send_at,
+        channel=str(item.channel) if item.channel else None,
+        scheme=item.scheme or "",
+        subject=item.subject,
+    )
 
 
 @api.post(
@@ -271,7 +275,7 @@ def _request(item: MessageIn) -> SendRequest:
     summary="Queue a message (same idempotency key: the same message, never a second send)",
 )
 def send_message(request: HttpRequest, payload: MessageIn) -> Status[Message]:
-    result = messages_send(workspace=_workspace(request), requests=[_request(payload)])[0]
+    result = messages_send(workspace=request_workspace(request), requests=[_request(payload)])[0]
     return Status(202, _queued(result))
 
 
@@ -282,7 +286,7 @@ def send_message(request: HttpRequest, payload: MessageIn) -> Status[Message]:
 )
 def send_messages(request: HttpRequest, payload: MessageBatchIn) -> Status[list[Message]]:
     results = messages_send(
-        workspace=_workspace(request),
+        workspace=request_workspace(request),
         requests=[_request(m) for m in payload.messages],
         field_prefix="messages.",
     )
@@ -296,7 +300,7 @@ def send_messages(request: HttpRequest, payload: MessageBatchIn) -> Status[list[
 )
 def get_message(request: HttpRequest, message_id: uuid.UUID) -> Message:
     message = (
-        Message.objects.for_workspace(_workspace(request))
+        Message.objects.for_workspace(request_workspace(request))
         .filter(id=message_id)
         .prefetch_related("transitions")
         .first()
@@ -310,3 +314,7 @@ def get_message(request: HttpRequest, message_id: uuid.UUID) -> Message:
 
 
 api.add_router("/", inbox_router)
+api.add_router("/", "comptoir.api.compliance.router")
+api.add_router("/", "comptoir.api.segments.router")
+api.add_router("/", "comptoir.api.events.router")
+api.add_router("/", "comptoir.api.campaigns.router")

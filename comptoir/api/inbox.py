@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Status
 
+from comptoir.api.common import request_workspace
 from comptoir.api.inbox_schemas import (
     AssignIn,
     ConversationDetailOut,
@@ -48,18 +49,11 @@ from comptoir.webhooks.services import (
     webhook_endpoint_delete,
     webhook_endpoint_get,
 )
-from comptoir.workspaces.models import Workspace
 
 router = Router()
 
 INBOX = ["inbox"]
 WEBHOOKS = ["webhooks"]
-
-
-def _workspace(request: HttpRequest) -> Workspace:
-    workspace = request.auth  # type: ignore[attr-defined]
-    assert isinstance(workspace, Workspace)
-    return workspace
 
 
 def _scored(conversation: Conversation, now: dt.datetime) -> Conversation:
@@ -73,7 +67,7 @@ def _scored(conversation: Conversation, now: dt.datetime) -> Conversation:
 def _conversation(request: HttpRequest, conversation_id: uuid.UUID) -> Conversation:
     """The workspace's conversation, or 404 (another workspace's id is not found either)."""
     found = (
-        Conversation.objects.for_workspace(_workspace(request))
+        Conversation.objects.for_workspace(request_workspace(request))
         .select_related("contact", "team", "assignee", "workspace")
         .prefetch_related("contact__tags")
         .filter(id=conversation_id)
@@ -100,7 +94,7 @@ def list_conversations(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=100_000),
 ) -> dict[str, Any]:
-    rows = conversations_list(_workspace(request), view=view, status=status or "")
+    rows = conversations_list(request_workspace(request), view=view, status=status or "")
     if assignee is not None:
         rows = rows.filter(assignee_id=assignee)
     # The id breaks ties, so pages neither repeat nor skip a row with the same rank.
@@ -192,7 +186,7 @@ def assign(request: HttpRequest, conversation_id: uuid.UUID, payload: AssignIn) 
     conversation = _conversation(request, conversation_id)
     assignee = None
     if payload.assignee is not None:
-        assignee = member_user(_workspace(request), payload.assignee)
+        assignee = member_user(request_workspace(request), payload.assignee)
     conversation_assign(conversation=conversation, assignee=assignee)
     return _scored(_conversation(request, conversation_id), timezone.now())
 
@@ -225,7 +219,9 @@ def add_note(
 
 @router.get("/webhooks", response=list[WebhookOut], tags=WEBHOOKS, summary="Webhook endpoints")
 def list_webhooks(request: HttpRequest) -> list[WebhookEndpoint]:
-    return list(WebhookEndpoint.objects.for_workspace(_workspace(request)).order_by("created_at"))
+    return list(
+        WebhookEndpoint.objects.for_workspace(request_workspace(request)).order_by("created_at")
+    )
 
 
 @router.post(
@@ -236,7 +232,7 @@ def list_webhooks(request: HttpRequest) -> list[WebhookEndpoint]:
 )
 def create_webhook(request: HttpRequest, payload: WebhookIn) -> Status[dict[str, Any]]:
     endpoint, secret = webhook_endpoint_create(
-        workspace=_workspace(request),
+        workspace=request_workspace(request),
         url=payload.url,
         events=payload.events,
         active=payload.active,
@@ -252,7 +248,7 @@ def create_webhook(request: HttpRequest, payload: WebhookIn) -> Status[dict[str,
     summary="Unsubscribe: pending deliveries are dropped",
 )
 def delete_webhook(request: HttpRequest, webhook_id: uuid.UUID) -> Status[None]:
-    webhook_endpoint_delete(workspace=_workspace(request), endpoint_id=webhook_id)
+    webhook_endpoint_delete(workspace=request_workspace(request), endpoint_id=webhook_id)
     return Status(204, None)
 
 
@@ -268,7 +264,7 @@ def list_deliveries(
     status: Literal["pending", "delivered", "failed"] | None = None,
     limit: int = Query(50, ge=1, le=200),
 ) -> list[WebhookDelivery]:
-    endpoint = webhook_endpoint_get(workspace=_workspace(request), endpoint_id=webhook_id)
+    endpoint = webhook_endpoint_get(workspace=request_workspace(request), endpoint_id=webhook_id)
     rows = WebhookDelivery.objects.for_workspace(endpoint.workspace_id).filter(endpoint=endpoint)
     if status is not None:
         rows = rows.filter(status=status)

@@ -79,11 +79,21 @@ class ContactOut(Schema):
 
 
 class MessageIn(InputSchema):
-    to: str = Field(description="A phone number (the contact is created if new) or a contact id.")
+    to: str = Field(
+        description="A phone number (the contact is created if new) or a contact id; "
+        "for an email also the contact's email address."
+    )
     body: str
     purpose: str = Field("conversational", description="transactional, conversational or marketing")
     idempotency_key: str | None = Field(None, max_length=200)
     send_at: dt.datetime | None = Field(None, description="With a time zone; default now.")
+    channel: uuid.UUID | None = Field(
+        None, description="The channel to send on; default: scheme's."
+    )
+    scheme: Literal["sms", "email"] | None = Field(
+        None, description="sms (default) or email: the workspace's default channel of that kind."
+    )
+    subject: str = Field("", max_length=200, description="Email only; default the shop's name.")
 
 
 class MessageBatchIn(Schema):
@@ -99,11 +109,12 @@ class TransitionOut(Schema):
 
 class MessageOut(Schema):
     id: uuid.UUID
-    to: str = Field(description="The customer's number.")
+    to: str = Field(description="The customer's number, or email address for an email.")
     contact_id: uuid.UUID | None
     channel_id: uuid.UUID
     direction: str
     body: str
+    subject: str
     purpose: str
     priority: int
     status: str

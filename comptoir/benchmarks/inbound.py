@@ -11,7 +11,6 @@ does; afterwards the stored messages are counted against the ids sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -23,16 +22,19 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from comptoir.benchmarks.aio import run_async
+from comptoir.benchmarks.loadgen import HOST, TIMEOUT, Load, closed_loop, open_loop
 from comptoir.channels.models import Channel
+from comptoir.channels.services import channel_create
 from comptoir.contacts.models import Contact, Tag
 from comptoir.core.bulk import insert_objects
 from comptoir.core.ids import uuid7
@@ -40,12 +42,12 @@ from comptoir.inbox.models import Conversation
 from comptoir.inbox.services import inbox_settings
 from comptoir.messaging.models import Direction, Message
 from comptoir.providers.sandbox.type import sign
+from comptoir.providers.twilio import signature as twilio_signature
 from comptoir.workspaces.models import Workspace
 from comptoir.workspaces.services import workspace_create
 
-HOST = "127.0.0.1"
+TWILIO_NUMBER = "+33639980002"  # the shop's Twilio number, in the range kept for fiction
 WARM_UP = 20  # deliveries sent one by one before the clock starts (imports, caches)
-TIMEOUT = 30.0
 # What customers write, and how often (urgent words, auto-answer topics, a rare STOP).
 TEXTS = (
     ("Bonjour, mes lunettes sont-elles prêtes ?", 20),
@@ -82,33 +84,6 @@ class Plan:
     new: frozenset[str]  # numbers the shop has never seen
 
 
-@dataclass
-class Load:
-    """What the load generator saw: one (status, latency, finished at) per request."""
-
-    mode: str
-    outcomes: list[tuple[str, float, float]] = field(default_factory=list)
-    elapsed: float = 0.0
-    exhausted: bool = False  # closed loop: every prepared request went before the time was up
-
-    @property
-    def statuses(self) -> Counter[str]:
-        return Counter(status for status, _, _ in self.outcomes)
-
-    @property
-    def rate(self) -> float:
-        return len(self.outcomes) / self.elapsed if self.elapsed else 0.0
-
-    def latency(self, share: float) -> float:
-        ordered = sorted(latency for _, latency, _ in self.outcomes)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
-
-    def per_second(self) -> list[int]:
-        """Answers completed in each whole second of the run (the last partial one left out)."""
-        seconds = Counter(int(done) for _, _, done in self.outcomes)
-        return [seconds.get(s, 0) for s in range(int(self.elapsed))]
-
-
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -129,6 +104,7 @@ class Result:
     client_cpu: float  # and the load generator
     servers: int
     threads: int
+    provider: str = "sandbox"
 
     @property
     def target_met(self) -> bool:
@@ -143,11 +119,23 @@ class Result:
 
 
 @transaction.atomic  # one commit: in autocommit, SQLite commits each row of an executemany
-def workspace_prepare(senders: int, rng: random.Random) -> tuple[Workspace, Channel, list[str]]:
-    """A fresh workspace whose sandbox channel takes the texts; half the senders are its
-    customers already (named, 5 % tagged VIP), the other half will become prospects."""
+def workspace_prepare(
+    senders: int, rng: random.Random, provider: str = "sandbox"
+) -> tuple[Workspace, Channel, list[str]]:
+    """A fresh workspace whose sandbox (or Twilio) channel takes the texts; half the
+    senders are its customers already (named, 5 % tagged VIP), the other half will
+    become prospects."""
     workspace = workspace_create(name=f"Inbound benchmark {time.strftime('%Y-%m-%d %H:%M:%S')}")
     channel = Channel.objects.get(workspace=workspace, provider="sandbox")
+    if provider == "twilio":
+        channel = channel_create(
+            workspace=workspace,
+            provider="twilio",
+            name="Twilio (benchmark)",
+            address=TWILIO_NUMBER,
+            config={"account_sid": "AC" + "b3" * 16},
+            secrets={"auth_token": "bench-auth-token-" + uuid7().hex[:12]},
+        )
     # 06 10 … 06 38: valid French mobiles (06 39 is kept for fiction, 06 9x is overseas).
     numbers = [f"+336{n:08d}" for n in rng.sample(range(10_000_000, 39_000_000), senders)]
     now = timezone.now()
@@ -171,14 +159,37 @@ def workspace_prepare(senders: int, rng: random.Random) -> tuple[Workspace, Chan
     return workspace, channel, numbers
 
 
-def _request(channel: Channel, secret: str, payload: dict[str, str]) -> bytes:
-    body = json.dumps(payload).encode()
+def _request(channel: Channel, payload: dict[str, str]) -> bytes:
+    """The raw HTTP request a provider would send for a customer's text, signed."""
+    config = channel.as_config()
+    if channel.provider == "twilio":
+        # Twilio's inbound SMS form, signed over the URL the channel page tells the shop
+        # to paste (BASE_URL) and the sorted parameters.
+        form = {
+            "MessageSid": payload["id"],
+            "SmsSid": payload["id"],
+            "AccountSid": str(config.config["account_sid"]),
+            "From": payload["from"],
+            "To": payload["to"],
+            "Body": payload["text"],
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "ApiVersion": "2010-04-01",
+        }
+        body = urlencode(form).encode()
+        url = f"{config.base_url}/hooks/{channel.id}/receive"
+        signature = twilio_signature.compute(config.secrets["auth_token"], url, form.items())
+        content_type, header = "application/x-www-form-urlencoded", "X-Twilio-Signature"
+    else:
+        body = json.dumps(payload).encode()
+        signature = sign(config.secrets.get("webhook_secret", ""), body)
+        content_type, header = "application/json", "X-Sandbox-Signature"
     head = (
         f"POST /hooks/{channel.id}/receive HTTP/1.1\r\n"
         f"Host: {HOST}\r\n"
-        "Content-Type: application/json\r\n"
+        f"Content-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\n"
-        f"X-Sandbox-Signature: {sign(secret, body)}\r\n\r\n"
+        f"{header}: {signature}\r\n\r\n"
     )
     return head.encode() + body
 
@@ -188,7 +199,6 @@ def plan_build(
 ) -> Plan:  # fmt: skip
     """`count` signed requests; a `duplicates` share repeat one of the 20 before them, so
     some repeats arrive while the first delivery is still being stored."""
-    secret = channel.as_config().secrets.get("webhook_secret", "")
     texts, weights = zip(*TEXTS, strict=True)
     run = uuid7().hex[-8:]
     deliveries: list[Delivery] = []
@@ -197,138 +207,16 @@ def plan_build(
             deliveries.append(deliveries[-rng.randint(1, min(20, len(deliveries)))])
             continue
         sender = rng.choice(NAMED_SENDERS) if rng.random() < NAMED_SHARE else rng.choice(numbers)
-        provider_id = f"SB{run}{index:08d}"
+        provider_id = f"{'SM' if channel.provider == 'twilio' else 'SB'}{run}{index:08d}"
         payload = {
             "id": provider_id,
             "from": sender,
             "to": channel.address,
             "text": rng.choices(texts, weights)[0],
         }
-        deliveries.append(Delivery(provider_id, sender, _request(channel, secret, payload)))
+        deliveries.append(Delivery(provider_id, sender, _request(channel, payload)))
     half = len(numbers) // 2
     return Plan(deliveries, frozenset(numbers[:half]), frozenset(numbers[half:]))
-
-
-# --- the load generator ----------------------------------------------------------------
-
-
-class _Connection:
-    """One keep-alive HTTP/1.1 connection: a request written, its answer read whole."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer, self.open = reader, writer, True
-
-    @classmethod
-    async def connect(cls, port: int) -> _Connection:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        return cls(reader, writer)
-
-    async def exchange(self, raw: bytes) -> int:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = dict(
-            (name.strip().lower(), value.strip())
-            for name, _, value in (line.partition(":") for line in lines[1:] if line)
-        )
-        if "content-length" in headers:
-            await self.reader.readexactly(int(headers["content-length"]))
-        elif headers.get("transfer-encoding", "").lower() == "chunked":
-            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
-                await self.reader.readexactly(size + 2)
-            await self.reader.readuntil(b"\r\n")
-        else:
-            await self.reader.read()
-            self.open = False
-        if headers.get("connection", "").lower() == "close":
-            self.open = False
-        return status
-
-    def close(self) -> None:
-        self.open = False
-        self.writer.close()
-
-
-async def _send(
-    port: int, connection_: _Connection | None, raw: bytes
-) -> tuple[str, _Connection | None]:
-    """One request on a connection (opened if needed); a broken one is dropped."""
-    try:
-        if connection_ is None or not connection_.open:
-            connection_ = await _Connection.connect(port)
-        status = await asyncio.wait_for(connection_.exchange(raw), TIMEOUT)
-        return str(status), connection_
-    except TimeoutError:
-        outcome = "timeout"
-    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-        outcome = f"error: {type(exc).__name__}"
-    if connection_ is not None:
-        connection_.close()
-    return outcome, None
-
-
-async def open_loop(
-    ports: Sequence[int], deliveries: Sequence[Delivery], *, rate: float, connections: int
-) -> Load:
-    """Request i is due at i / rate seconds; it waits for a free connection if none is.
-    Connections are spread over the servers' ports, as a load balancer would."""
-    loop = asyncio.get_running_loop()
-    pool: asyncio.Queue[tuple[int, _Connection | None]] = asyncio.Queue()
-    for index in range(connections):
-        port = ports[index % len(ports)]
-        pool.put_nowait((port, await _Connection.connect(port)))
-    load = Load(mode=f"open loop, {rate:g} requests/s over {connections} connections")
-    start = loop.time()
-
-    async def one(raw: bytes, due: float) -> None:
-        port, taken = await pool.get()
-        status, kept = await _send(port, taken, raw)
-        done = loop.time()
-        pool.put_nowait((port, kept))
-        load.outcomes.append((status, done - due, done - start))
-
-    tasks = []
-    for index, delivery in enumerate(deliveries):
-        due = start + index / rate
-        if due > loop.time():
-            await asyncio.sleep(due - loop.time())
-        tasks.append(asyncio.create_task(one(delivery.raw, due)))
-    await asyncio.gather(*tasks)
-    load.elapsed = loop.time() - start
-    while not pool.empty():
-        if (kept := pool.get_nowait()[1]) is not None:
-            kept.close()
-    return load
-
-
-async def closed_loop(
-    ports: Sequence[int], deliveries: Sequence[Delivery], *, concurrency: int, seconds: float
-) -> Load:
-    """`concurrency` connections, each sending its next request as soon as it is answered."""
-    loop = asyncio.get_running_loop()
-    pending = iter(deliveries)
-    load = Load(mode=f"closed loop, {concurrency} connections")
-    start = loop.time()
-    deadline = start + seconds
-
-    async def worker(port: int) -> None:
-        kept: _Connection | None = await _Connection.connect(port)
-        while loop.time() < deadline:
-            delivery = next(pending, None)
-            if delivery is None:
-                load.exhausted = True
-                break
-            sent = loop.time()
-            status, kept = await _send(port, kept, delivery.raw)
-            done = loop.time()
-            load.outcomes.append((status, done - sent, done - start))
-        if kept is not None:
-            kept.close()
-
-    await asyncio.gather(*(worker(ports[i % len(ports)]) for i in range(concurrency)))
-    load.elapsed = loop.time() - start
-    return load
 
 
 # --- the server ------------------------------------------------------------------------
@@ -433,10 +321,11 @@ def checks(workspace: Workspace, plan: Plan, load: Load, warm_up: int) -> list[C
 def run(
     *, rate: float, seconds: float, concurrency: int | None, senders: int, duplicates: float,
     connections: int, servers: int, threads: int, keep: bool, seed: int = 11,
+    provider: str = "sandbox",
 ) -> Result:  # fmt: skip
     """Prepare, serve, load, count; the workspace is deleted afterwards unless `keep`."""
     rng = random.Random(seed)
-    workspace, channel, numbers = workspace_prepare(senders, rng)
+    workspace, channel, numbers = workspace_prepare(senders, rng, provider)
     warm_up = WARM_UP * servers
     # A closed loop needs more requests than a 2-core machine can answer in the time.
     count = int(rate * seconds) if concurrency is None else int(seconds * 2500)
@@ -445,22 +334,22 @@ def run(
         with ExitStack() as stack:
             ports = [free_port() for _ in range(servers)]
             processes = [stack.enter_context(server(port, threads)) for port in ports]
-            warm = asyncio.run(closed_loop(ports, plan.deliveries[:warm_up], concurrency=servers,
+            warm = run_async(closed_loop(ports, plan.deliveries[:warm_up], concurrency=servers,
                                            seconds=TIMEOUT))  # fmt: skip
             if warm.statuses.get("200") != warm_up:
                 raise RuntimeError(f"the warm-up requests failed: {dict(warm.statuses)}")
             timed = plan.deliveries[warm_up:]
             cpu, client_cpu = sum(cpu_seconds(p.pid) for p in processes), time.process_time()
             if concurrency is None:
-                load = asyncio.run(open_loop(ports, timed, rate=rate, connections=connections))
+                load = run_async(open_loop(ports, timed, rate=rate, connections=connections))
             else:
-                load = asyncio.run(
+                load = run_async(
                     closed_loop(ports, timed, concurrency=concurrency, seconds=seconds)
                 )
             cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu
             client_cpu = time.process_time() - client_cpu
         found = checks(workspace, plan, load, warm_up)
-        return Result(connection.vendor, load, found, cpu, client_cpu, servers, threads)
+        return Result(connection.vendor, load, found, cpu, client_cpu, servers, threads, provider)
     finally:
         if not keep:
             Message.objects.filter(workspace=workspace).delete()

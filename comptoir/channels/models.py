@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -33,11 +34,42 @@ class Channel(BaseModel):
     )
     status_reason = models.TextField(blank=True)
     is_default = models.BooleanField(default=True)
+    # Failover (comptoir.dispatch.failover): where queued messages go while this channel
+    # is down; a channel of the same workspace and scheme.
+    backup = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="backing_up",
+        help_text=_("Messages go through this channel while this one is failing."),
+    )
+    # Sends that failed in a row for want of the provider; any answer from it resets this.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    # When the failures tripped the failover; null while the channel is healthy.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = WorkspaceManager["Channel"]()
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider} {self.address})"
+
+    def clean(self) -> None:
+        super().clean()
+        backup = self.backup
+        if backup is None:
+            return
+        if backup.pk == self.pk:
+            raise ValidationError({"backup": _("A channel cannot be its own backup.")})
+        if backup.workspace_id != self.workspace_id:
+            raise ValidationError({"backup": _("The backup must belong to the same workspace.")})
+        if backup.scheme != self.scheme:
+            raise ValidationError(
+                {
+                    "backup": _("The backup must send %(scheme)s like this channel.")
+                    % {"scheme": self.scheme}
+                }
+            )
 
     def as_config(self) -> ChannelConfig:
         return ChannelConfig(

@@ -1,4 +1,4 @@
-"""Operators' views: consent and the audit log read-only, keywords editable and audited."""
+"""Operators' views: consent, the audit log and keywords, read-only (pages and API write)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from comptoir.compliance.audit import AuditAction, audit_record
 from comptoir.compliance.models import AuditEntry, ConsentEvent, WorkspaceKeyword
 
 
@@ -37,16 +36,9 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WorkspaceKeyword)
-class WorkspaceKeywordAdmin(admin.ModelAdmin):
+class WorkspaceKeywordAdmin(ReadOnlyAdmin):
+    """Shown only: a shop's keywords are added and removed on its Privacy → Keywords page
+    or through the API, which validate them (STOP can never opt in) and audit the change."""
+
     list_display = ("word", "kind", "workspace")
     list_filter = ("kind",)
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        audit_record(
-            workspace=obj.workspace,
-            action=AuditAction.KEYWORD_ADDED if not change else AuditAction.SETTINGS_CHANGED,
-            actor=request.user,
-            target=f"keyword {obj.word}",
-            details={"word": obj.word, "kind": obj.kind},
-        )

@@ -20,8 +20,11 @@ class AuditAction:
     CONTACT_ERASED = "contact.erased"
     RETENTION_PURGED = "retention.purged"
     KEYWORD_ADDED = "keyword.added"
+    KEYWORD_REMOVED = "keyword.removed"
     SETTINGS_CHANGED = "settings.changed"
     AUTO_ANSWER_CHANGED = "auto_answer.changed"
+    CHANNEL_CREATED = "channel.created"
+    CHANNEL_CHANGED = "channel.changed"
 
 
 def actor_label_for(actor: Any) -> str:

@@ -79,14 +79,29 @@ SOURCE_LABELS: dict[str, str] = {
     ConsentSource.API: "api",
     ConsentSource.PROVIDER: "provider",
     ConsentSource.STAFF: "staff",
+    ConsentSource.EMAIL_UNSUBSCRIBE: "customer (email unsubscribe link)",
 }
 
+# Consent is kept per family of channels (ePrivacy: consent per means of contact). Texts
+# and calls reach the same phone and share theirs, as a STOP has always meant; email has
+# its own, granted for email and revoked by its unsubscribe link.
+PHONE_SCOPE = "phone"
+EMAIL_SCOPE = "email"
 
-def consent_state(contact_ids: Iterable[uuid.UUID]) -> dict[tuple[uuid.UUID, str], str]:
+
+def consent_scope(channel: str) -> str:
+    """The family a channel (or a channel's scheme) belongs to for consent."""
+    return EMAIL_SCOPE if channel == "email" else PHONE_SCOPE
+
+
+def consent_state(
+    contact_ids: Iterable[uuid.UUID], *, scope: str | None = None
+) -> dict[tuple[uuid.UUID, str], str]:
     """(contact id, purpose) -> the latest action, in one query for any number of contacts.
 
     Events at the same instant are ordered by their insertion (id), so a grant and a
     revocation in the same second resolve the same way every time: the later one wins.
+    With `scope` ("phone" or "email"), only the events of that family of channels count.
     """
     state: dict[tuple[uuid.UUID, str], str] = {}
     ids = list(contact_ids)
@@ -97,6 +112,9 @@ def consent_state(contact_ids: Iterable[uuid.UUID]) -> dict[tuple[uuid.UUID, str
     as_stored = {convert(field, i): i for i in ids}  # the database's form -> our UUID
     table = connection.ops.quote_name(ConsentEvent._meta.db_table)
     where, params = in_list("contact_id", list(as_stored))
+    if scope is not None:
+        where += " AND channel = %s" if scope == EMAIL_SCOPE else " AND channel <> %s"
+        params = [*params, "email"]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT contact_id, purpose, action FROM {table} "  # noqa: S608 - names from the model
@@ -108,6 +126,7 @@ def consent_state(contact_ids: Iterable[uuid.UUID]) -> dict[tuple[uuid.UUID, str
     return state
 
 
-def opted_out(contact: Contact) -> bool:
-    state = consent_state([contact.id])
+def opted_out(contact: Contact, *, scope: str = PHONE_SCOPE) -> bool:
+    """Whether the contact revoked any purpose on this family of channels (texts by default)."""
+    state = consent_state([contact.id], scope=scope)
     return any(state.get((contact.id, p)) == ConsentAction.REVOKED for p in ConsentPurpose.values)

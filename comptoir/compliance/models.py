@@ -35,6 +35,7 @@ class ConsentSource(models.TextChoices):
     STAFF = "staff", _("Staff")
     API = "api", _("API")
     PROVIDER = "provider", _("Provider")
+    EMAIL_UNSUBSCRIBE = "email_unsubscribe", _("Unsubscribe link in an email")
 
 
 class ConsentEvent(models.Model):
@@ -45,7 +46,7 @@ class ConsentEvent(models.Model):
     purpose = models.CharField(max_length=12, choices=ConsentPurpose.choices)
     channel = models.CharField(max_length=8, default="sms")
     action = models.CharField(max_length=8, choices=ConsentAction.choices)
-    source = models.CharField(max_length=10, choices=ConsentSource.choices)
+    source = models.CharField(max_length=20, choices=ConsentSource.choices)
     at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

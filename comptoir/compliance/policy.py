@@ -17,18 +17,25 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from phonenumbers import timezone as phone_timezone
 
-from comptoir.compliance.consent import consent_state
-from comptoir.compliance.countries import CountryPolicy, next_opening, policy_for
+from comptoir.compliance.audit import AuditAction, audit_record
+from comptoir.compliance.consent import EMAIL_SCOPE, PHONE_SCOPE, consent_scope, consent_state
+from comptoir.compliance.countries import (
+    CountryPolicy,
+    next_opening,
+    policy_for,
+    policy_overrides_validate,
+)
 from comptoir.compliance.decisions import CONSENT_EXEMPT_KINDS, Candidate, Refusal
 from comptoir.compliance.gdpr import rule_suppressed
 from comptoir.compliance.models import ConsentAction
 from comptoir.contacts.phones import TEXTABLE_TYPES
 from comptoir.core.bulk import convert, in_list
+from comptoir.core.errors import ValidationError
 
 # Ids per look-up: SQLite binds each id as a parameter (its limit is 32,766); PostgreSQL
 # takes the whole list as one array parameter.
@@ -81,29 +88,54 @@ def rule_textable(candidates: Sequence[Candidate], context: Context) -> dict[Any
 
 
 def rule_consent(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
-    """Opted-out customers get nothing more; marketing needs a recorded opt-in."""
+    """Opted-out customers get nothing more; marketing needs a recorded opt-in.
+
+    Both are read on the candidate's own family of channels: an unsubscribe link in an
+    email stops emails, a STOP stops texts and calls, and email marketing needs consent
+    given for email.
+    """
     concerned = [c for c in candidates if c.contact_id and c.kind not in CONSENT_EXEMPT_KINDS]
-    state: dict[tuple[Any, str], str] = {}
-    for chunk in _chunks({c.contact_id for c in concerned}):
-        state.update(consent_state(chunk))
+    state: dict[tuple[Any, str, str], str] = {}
+    for scope in {consent_scope(c.scheme) for c in concerned}:
+        ids = {c.contact_id for c in concerned if consent_scope(c.scheme) == scope}
+        for chunk in _chunks(ids):
+            for (contact_id, purpose), action in consent_state(chunk, scope=scope).items():
+                state[(contact_id, purpose, scope)] = action
     out_of = {
-        p: Refusal(
-            "opted_out",
-            _("This customer opted out (STOP) of %(purpose)s messages.")
-            % {"purpose": _("marketing") if p == "marketing" else _("service")},
-        )
+        (p, scope): Refusal("opted_out", _refusal_text(p, scope))
         for p in ("marketing", "service")
+        for scope in (PHONE_SCOPE, EMAIL_SCOPE)
     }
-    missing = Refusal("no_consent", _("No marketing consent is recorded for this customer."))
+    missing = {
+        PHONE_SCOPE: Refusal(
+            "no_consent", _("No marketing consent is recorded for this customer.")
+        ),
+        EMAIL_SCOPE: Refusal(
+            "no_consent", _("No consent to marketing emails is recorded for this customer.")
+        ),
+    }
     found = {}
     for c in concerned:
         purpose = "marketing" if c.purpose == "marketing" else "service"
-        latest = state.get((c.contact_id, purpose))
+        scope = consent_scope(c.scheme)
+        latest = state.get((c.contact_id, purpose, scope))
         if latest == ConsentAction.REVOKED:
-            found[c.key] = out_of[purpose]
+            found[c.key] = out_of[(purpose, scope)]
         elif purpose == "marketing" and latest != ConsentAction.GRANTED:
-            found[c.key] = missing
+            found[c.key] = missing[scope]
     return found
+
+
+def _refusal_text(purpose: str, scope: str) -> str:
+    if scope == EMAIL_SCOPE:
+        return (
+            _("This customer unsubscribed from marketing emails.")
+            if purpose == "marketing"
+            else _("This customer asked for no more emails.")
+        )
+    return _("This customer opted out (STOP) of %(purpose)s messages.") % {
+        "purpose": _("marketing") if purpose == "marketing" else _("service")
+    }
 
 
 def rule_frequency_cap(candidates: Sequence[Candidate], context: Context) -> dict[Any, Refusal]:
@@ -225,3 +257,59 @@ def refusals(candidates: Sequence[Candidate], context: Context) -> dict[Any, Ref
             break
         found.update(rule(remaining, context))
     return found
+
+
+def workspace_policy_update(
+    *,
+    workspace: Any,
+    overrides: dict[str, Any],
+    timezone_name: str,
+    actor: Any = None,
+    actor_label: str = "",
+) -> dict[str, Any]:
+    """Replace a workspace's policy overrides and set its time zone, validated and audited.
+
+    The overrides are checked by `policy_overrides_validate`, the time zone against the
+    IANA database, and the resulting marketing window must open some day (a start after
+    its end would hold marketing forever). Errors name the field (`timezone`,
+    `policy.cap_count`…). Returns what changed, {name: [old, new]}; nothing is written
+    (nor audited) when nothing changed.
+    """
+    policy_overrides_validate(overrides)
+    if timezone_name not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("%(zone)r is not a time zone (use a name like Europe/Paris).")
+            % {"zone": timezone_name},
+            field="timezone",
+        )
+    window = policy_for(
+        workspace.region, default_country=workspace.region, overrides=overrides
+    ).marketing_window
+    if window.start >= window.end:
+        raise ValidationError(
+            _("The sending window must end after it starts (%(start)s).")
+            % {"start": window.start.strftime("%H:%M")},
+            field="policy.marketing_window.end",
+        )
+    changed: dict[str, Any] = {}
+    old = workspace.policy or {}
+    for key in sorted(set(old) | set(overrides)):
+        if old.get(key) != overrides.get(key):
+            changed[f"policy.{key}"] = [old.get(key), overrides.get(key)]
+    if workspace.timezone != timezone_name:
+        changed["timezone"] = [workspace.timezone, timezone_name]
+    if not changed:
+        return changed
+    with transaction.atomic():
+        workspace.policy = dict(overrides)
+        workspace.timezone = timezone_name
+        workspace.save(update_fields=["policy", "timezone", "updated_at"])
+        audit_record(
+            workspace=workspace,
+            action=AuditAction.SETTINGS_CHANGED,
+            actor=actor,
+            actor_label=actor_label,
+            target="sending policy",
+            details={"changed": changed},
+        )
+    return changed

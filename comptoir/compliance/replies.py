@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from comptoir.compliance.consent import consent_record, opted_out
-from comptoir.compliance.keywords import KeywordKind, keyword_table, match
+from comptoir.compliance.keywords import KeywordKind, keyword_table, languages_understood, match
 from comptoir.compliance.models import ConsentAction, ConsentSource, WorkspaceKeyword
 from comptoir.messaging.models import Message, Purpose
 from comptoir.messaging.outbox import SendRequest, messages_send
-from comptoir.workspaces.models import Workspace
 
 BOTH = ("marketing", "service")
 
@@ -31,11 +30,6 @@ ANSWERS = {
         "Reply STOP to opt out.",
     },
 }
-
-
-def _languages(workspace: Workspace) -> list[str]:
-    # English keywords are understood everywhere (STOP, HELP); the shop's language on top.
-    return list(dict.fromkeys([workspace.language, "en"]))
 
 
 def _answer(message: Message, kind: str) -> SendRequest:
@@ -61,7 +55,7 @@ def keywords_apply(messages: Sequence[Message]) -> None:
         workspace = message.workspace
         if workspace.id not in tables:
             extra = WorkspaceKeyword.objects.filter(workspace=workspace).values_list("word", "kind")
-            tables[workspace.id] = keyword_table(_languages(workspace), extra)
+            tables[workspace.id] = keyword_table(languages_understood(workspace.language), extra)
         kind = match(message.body, tables[workspace.id])
         if kind is None:
             continue

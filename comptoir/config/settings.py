@@ -34,8 +34,12 @@ INSTALLED_APPS = [
     "comptoir.inbox",
     "comptoir.webhooks",
     "comptoir.dispatch",
+    "comptoir.providers.smpp",  # binds held by the worker (started with it)
     "comptoir.sandbox",
     "comptoir.automations",
+    "comptoir.campaigns",
+    "comptoir.imports",
+    "comptoir.segments",
     "comptoir.api",
     "comptoir.web",
 ]
@@ -73,10 +77,13 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'comptoir.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Connections are kept by each server and worker thread: opening one (and, on SQLite,
+# its pragmas) costs more than a whole inbound webhook.
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web server read while the worker writes; IMMEDIATE takes the write
         # lock at BEGIN so two writers queue on busy_timeout instead of deadlocking.
@@ -124,7 +131,22 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 
 # Provider types an operator allows; remove a line to switch one off.
-COMPTOIR_PROVIDERS = env_list("COMPTOIR_PROVIDERS", ["comptoir.providers.sandbox.SandboxType"])
+COMPTOIR_PROVIDERS = env_list(
+    "COMPTOIR_PROVIDERS",
+    [
+        "comptoir.providers.sandbox.SandboxType",
+        "comptoir.providers.twilio.TwilioType",
+        "comptoir.providers.email.EmailType",
+        "comptoir.providers.smpp.SmppType",
+    ],
+)
+# Webhook deliveries stored together at most, when they arrive together (1: one by one).
+COMPTOIR_INBOUND_BATCH = int(env_str("COMPTOIR_INBOUND_BATCH", "64"))
+# Imports: the largest file accepted, and the size above which it runs in the background.
+COMPTOIR_IMPORT_MAX_BYTES = int(env_str("COMPTOIR_IMPORT_MAX_BYTES", str(100 * 1024 * 1024)))
+COMPTOIR_IMPORT_INLINE_BYTES = int(env_str("COMPTOIR_IMPORT_INLINE_BYTES", str(256 * 1024)))
+# Campaigns' short links: the domain they are written with (BASE_URL when unset).
+COMPTOIR_SHORT_URL = env_str("COMPTOIR_SHORT_URL", "")
 # Longest body accepted, in SMS segments.
 COMPTOIR_MAX_SEGMENTS = int(env_str("COMPTOIR_MAX_SEGMENTS", "10"))
 # Dispatcher: messages claimed per batch, seconds a claim lasts, seconds before a
@@ -132,10 +154,15 @@ COMPTOIR_MAX_SEGMENTS = int(env_str("COMPTOIR_MAX_SEGMENTS", "10"))
 COMPTOIR_DISPATCH_BATCH = int(env_str("COMPTOIR_DISPATCH_BATCH", "200"))
 COMPTOIR_CLAIM_SECONDS = int(env_str("COMPTOIR_CLAIM_SECONDS", "60"))
 COMPTOIR_SENDING_STALE_SECONDS = int(env_str("COMPTOIR_SENDING_STALE_SECONDS", "300"))
-# Rate limits are shared through Redis when one is configured, else kept in-process.
+# Rate limits are shared through Redis when one is configured, else in the database
+# (dispatch_ratebucket): either way every worker process and machine shares one budget.
 COMPTOIR_RATE_LIMIT_REDIS = env_str(
     "COMPTOIR_RATE_LIMIT_REDIS", HUEY_URL if HUEY_URL.startswith("redis") else ""
 )
+# Failover: sends failed in a row before a channel's queue moves to its backup, and
+# seconds before the failing channel is tried again.
+COMPTOIR_FAILOVER_AFTER = int(env_str("COMPTOIR_FAILOVER_AFTER", "3"))
+COMPTOIR_FAILOVER_COOLDOWN = float(env_str("COMPTOIR_FAILOVER_COOLDOWN", "60"))
 # Key for encrypting channel secrets at rest; derived from SECRET_KEY when unset.
 COMPTOIR_ENCRYPTION_KEY = env_str("COMPTOIR_ENCRYPTION_KEY", "")
 # Outgoing webhooks may target private addresses (the shop's own software on its network);

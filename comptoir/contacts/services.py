@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -105,16 +105,23 @@ def tags_get_or_create(*, workspace: Workspace, names: Iterable[str]) -> list[Ta
     return list(Tag.objects.for_workspace(workspace).filter(name__in=wanted))
 
 
-def contacts_for_phones(*, workspace: Workspace, phones: Iterable[Phone]) -> dict[str, Contact]:
+def contacts_for_phones(
+    *, workspace: Workspace, phones: Iterable[Phone], fields: Sequence[str] | None = None
+) -> dict[str, Contact]:
     """The contacts for parsed numbers, by E.164, creating the missing ones in bulk.
 
-    Numbers nobody has typed a name for are created as prospects.
+    Numbers nobody has typed a name for are created as prospects. Loaded with `fields`
+    (what sending needs by default; the rest of a contact loads on first use), or every
+    field when `fields` is empty.
     """
     wanted = {p.e164: p for p in phones}
-    # What sending needs; the rest of a contact loads on first use.
-    contacts = Contact.objects.for_workspace(workspace).only(*SENDING_FIELDS)
+    contacts = Contact.objects.for_workspace(workspace)
+    if fields is None or fields:
+        contacts = contacts.only(*(fields or SENDING_FIELDS))
     found = {c.phone: c for c in contacts.filter(phone__in=wanted)}
-    missing = [p for e164, p in wanted.items() if e164 not in found]
+    # In one order whatever the caller's: two transactions inserting the same new numbers
+    # wait for each other instead of deadlocking on the unique index.
+    missing = sorted((p for e164, p in wanted.items() if e164 not in found), key=lambda p: p.e164)
     if missing:
         now = timezone.now()
         insert_rows(

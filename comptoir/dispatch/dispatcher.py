@@ -1,12 +1,17 @@
 """The sender: claims due messages per channel, paces them, calls the adapter, records.
 
 A run holds no transaction while the provider is called. Each batch goes:
-1. claim (one transaction): due `queued` rows in priority order, `FOR UPDATE SKIP LOCKED`
-   on PostgreSQL, get a claim token and a lease; SQLite serialises writers instead;
+1. claim (one transaction): due `queued` rows in priority order (transactional first),
+   `FOR UPDATE SKIP LOCKED` on PostgreSQL, a claim token and a lease; SQLite serialises
+   writers instead;
 2. compliance again (a STOP may have come since the message was queued);
-3. `sending` (one UPDATE, guarded by the claim token) just before the adapter is called;
-4. the adapter's results recorded (one transaction) with a transition row each.
+3. per slice of a tenth of a second's worth: a place under the channel's rate limit and
+   its shared account's (ratelimit), then `sending` (one UPDATE, guarded by the claim
+   token) just before the adapter is called;
+4. the adapter's results recorded (one transaction) with a transition row each, and the
+   channel's health counted (failover).
 A crash before 3 leaves a lease that expires; after 3 the reaper settles it (see reaper).
+A channel whose provider keeps failing hands its queue to its backup (see failover).
 """
 
 from __future__ import annotations
@@ -20,14 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from comptoir.channels.models import Channel, ChannelStatus
-from comptoir.compliance.policy import Candidate, Context, Refusal, refusals
-from comptoir.core.bulk import convert, insert_rows
-from comptoir.dispatch import ratelimit
+from comptoir.compliance.provider_optout import provider_optouts_at_send
+from comptoir.core.bulk import insert_rows
+from comptoir.dispatch import claims, failover, ratelimit
+from comptoir.dispatch.models import SharedLimit
 from comptoir.messaging.inbound import pending_receipts_apply
 from comptoir.messaging.models import Message, MessageTransition, Status
 from comptoir.providers.base import (
@@ -42,19 +48,11 @@ from comptoir.providers.registry import provider_type
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-CLAIM_FIELDS = (
-    "id",
-    "address",
-    "body",
-    "encoding",
-    "segments",
-    "purpose",
-    "attempts",
-    "contact__number_type",
-    "contact__timezone",
-    "contact_id",
-    "kind",
-)
+# A rate-limited channel sends in slices of this many seconds' worth: small enough that
+# its pace is even and channels sharing an account interleave, big enough to batch.
+PACE_SLICE = 0.1
+# The channel config key naming a SharedLimit (a provider account shared by channels).
+SHARED_LIMIT_KEY = "shared_limit_key"
 
 
 def retry_delay(attempts: int) -> float:
@@ -69,134 +67,13 @@ class DispatchReport:
     retried: int = 0
     failed: int = 0
     blocked: int = 0
+    unconfirmed: int = 0  # the provider may have them: `unknown`, never re-sent
+    moved: int = 0  # handed to the backup channel (failover)
+    tripped: bool = False  # the channel's provider failed too often: its queue moves
     more: bool = False  # stopped on the time budget with work left
     retry_in: float = 0.0  # stopped by the channel's pace: seconds until it allows more
     next_due: dt.datetime | None = None
     outcomes: dict[str, int] = field(default_factory=dict)
-
-
-def _claim(channel: Channel, size: int, token: uuid.UUID) -> list[dict[str, Any]]:
-    now = timezone.now()
-    with transaction.atomic():
-        rows = list(
-            Message.objects.filter(channel=channel, status=Status.QUEUED, send_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("priority", "send_at")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values(*CLAIM_FIELDS)[:size]
-        )
-        if rows:
-            lease = now + dt.timedelta(seconds=settings.COMPTOIR_CLAIM_SECONDS)
-            Message.objects.filter(id__in=[r["id"] for r in rows]).update(
-                claim_token=token, claimed_until=lease
-            )
-    return rows
-
-
-TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
-
-
-def _transitions(
-    ids: Sequence[uuid.UUID], status: str, at: dt.datetime, code: str = "", reason: str = ""
-) -> list[tuple[Any, ...]]:
-    return [(i, status, at, code, reason) for i in ids]
-
-
-def _mark_sent(sent: Sequence[tuple[str, uuid.UUID]], now: dt.datetime) -> None:
-    """→ sent, each with its provider id (one statement on PostgreSQL); the caller holds
-    these rows, locked, in its transaction."""
-    table = connection.ops.quote_name(Message._meta.db_table)
-    values = "SET status = 'sent', provider_id = v.pid, sent_at = %s, claim_token = NULL, "
-    values += "claimed_until = NULL, error_code = '', error_reason = '' "
-    at = convert(Message._meta.get_field("sent_at"), now)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The table name comes from the model; every value is a parameter.
-            cursor.execute(
-                f"UPDATE {table} AS m {values}"
-                "FROM unnest(%s::varchar[], %s::uuid[]) AS v(pid, id) "
-                "WHERE m.id = v.id",
-                [at, [pid for pid, _ in sent], [i for _, i in sent]],
-            )
-            return
-        id_field = Message._meta.get_field("id")
-        cursor.executemany(
-            f"UPDATE {table} {values.replace('v.pid', '%s')}WHERE id = %s",
-            [(pid, at, convert(id_field, i)) for pid, i in sent],
-        )
-
-
-def _block(channel: Channel, rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str, Any]]:
-    """Compliance just before sending; returns the rows that may still go now.
-
-    Refused messages become `blocked`; deferred ones (outside sending hours) go back to
-    the queue for their new time, without using up an attempt.
-    """
-    candidates = [
-        Candidate(
-            r["id"],
-            channel.scheme,
-            r["contact__number_type"] or "unknown",
-            r["purpose"],
-            contact_id=r["contact_id"],
-            kind=r["kind"],
-            phone=r["address"],
-            workspace_id=channel.workspace_id,
-            contact_tz=r["contact__timezone"] or "",
-        )
-        for r in rows
-    ]
-    found = refusals(candidates, Context(workspace=channel.workspace, stage="send"))
-    if not found:
-        return rows
-    now = timezone.now()
-    # Rules hand out a few shared decisions (one per reason): one UPDATE per decision.
-    by_refusal: dict[Refusal, list[uuid.UUID]] = {}
-    for message_id, refusal in found.items():
-        by_refusal.setdefault(refusal, []).append(message_id)
-    with transaction.atomic():
-        for refusal, ids in by_refusal.items():
-            changes: dict[str, Any] = {"status": Status.BLOCKED, "failed_at": now}
-            if refusal.until is not None:
-                changes = {"send_at": refusal.until}
-            Message.objects.filter(id__in=ids, claim_token=token).update(
-                error_code=refusal.code,
-                error_reason=refusal.reason,
-                claim_token=None,
-                claimed_until=None,
-                **changes,
-            )
-        insert_rows(
-            MessageTransition,
-            TRANSITION_COLUMNS,
-            [
-                (i, Status.QUEUED if r.until else Status.BLOCKED, now, r.code, r.reason)
-                for i, r in found.items()
-            ],
-        )
-    return [r for r in rows if r["id"] not in found]
-
-
-def _mark_sending(rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str, Any]]:
-    now = timezone.now()
-    ids = [r["id"] for r in rows]
-    updated = Message.objects.filter(id__in=ids, claim_token=token, status=Status.QUEUED).update(
-        status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1
-    )
-    if updated != len(ids):
-        # Our lease ran out and another dispatcher took some: send only what is still ours.
-        ours = set(
-            Message.objects.filter(
-                id__in=ids, claim_token=token, status=Status.SENDING, sending_at=now
-            ).values_list("id", flat=True)
-        )
-        rows = [r for r in rows if r["id"] in ours]
-    insert_rows(
-        MessageTransition,
-        TRANSITION_COLUMNS,
-        _transitions([r["id"] for r in rows], Status.SENDING, now),
-    )
-    return rows
 
 
 def _record(
@@ -209,7 +86,8 @@ def _record(
     """Record the adapter's answers for the rows this run still holds.
 
     A row the reaper re-queued meanwhile has lost our claim token and is left alone; one it
-    marked `unknown` keeps the token, so this (late) answer still settles it.
+    marked `unknown` keeps the token, so this (late) answer still settles it. Every answer
+    counts towards the channel's health (failover), ours or not.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -227,7 +105,8 @@ def _record(
         # (delay, code, reason, uncounted) -> ids: one UPDATE per distinct retry.
         retry: dict[tuple[float, str, str, bool], list[uuid.UUID]] = {}
         failed: list[tuple[uuid.UUID, SendResult]] = []
-        config_error: SendResult | None = None
+        unconfirmed: list[tuple[uuid.UUID, SendResult]] = []
+        stopped: list[tuple[dict[str, Any], SendResult]] = []
         for row, result in zip(rows, results, strict=True):
             report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
             if row["id"] not in ours:
@@ -235,24 +114,26 @@ def _record(
             attempt = row["attempts"] + 1
             if result.outcome is Outcome.SENT:
                 sent.append((result.provider_id, row["id"]))
+            elif result.outcome is Outcome.UNCONFIRMED:
+                unconfirmed.append((row["id"], result))
             elif result.outcome in (Outcome.REJECTED, Outcome.CONTACT_STOPPED) or (
                 result.outcome is Outcome.RETRY and attempt >= MAX_ATTEMPTS
             ):
                 failed.append((row["id"], result))
+                if result.outcome is Outcome.CONTACT_STOPPED:
+                    stopped.append((row, result))
             else:
                 # Throttling and a misconfigured channel only slow the sender down: those
                 # messages wait as long as it takes, their attempts uncounted. Failed
                 # connections give up after MAX_ATTEMPTS.
-                if result.outcome is Outcome.CONFIG_ERROR:
-                    config_error = result
                 delay = result.retry_after or retry_delay(attempt)
                 code = result.error_code or result.outcome.value
                 uncounted = result.outcome is not Outcome.RETRY
                 retry.setdefault((delay, code, result.reason, uncounted), []).append(row["id"])
                 transitions.append((row["id"], Status.QUEUED, now, code, result.reason))
         if sent:
-            _mark_sent(sent, now)
-            transitions += _transitions([i for _, i in sent], Status.SENT, now)
+            claims.mark_sent(sent, now)
+            transitions += claims.transitions([i for _, i in sent], Status.SENT, now)
         for (delay, code, reason, uncounted), ids in retry.items():
             Message.objects.filter(id__in=ids).update(
                 status=Status.QUEUED,
@@ -274,35 +155,50 @@ def _record(
                 claimed_until=None,
             )
             transitions.append((message_id, Status.FAILED, now, code, result.reason))
-        insert_rows(MessageTransition, TRANSITION_COLUMNS, transitions)
-        if config_error is not None:
-            Channel.objects.filter(id=channel.id).update(
-                status=ChannelStatus.FAILING, status_reason=config_error.reason
-            )
-        elif sent and channel.status == ChannelStatus.FAILING:
-            Channel.objects.filter(id=channel.id).update(
-                status=ChannelStatus.ACTIVE, status_reason=""
-            )
+        for message_id, result in unconfirmed:
+            # Like a send the reaper cannot settle: a person decides, a late receipt may.
+            code = result.error_code or result.outcome.value
+            Message.objects.filter(id=message_id).update(
+                status=Status.UNKNOWN, error_code=code, error_reason=result.reason,
+                claimed_until=None,
+            )  # fmt: skip
+            transitions.append((message_id, Status.UNKNOWN, now, code, result.reason))
+        insert_rows(MessageTransition, claims.TRANSITION_COLUMNS, transitions)
+        if stopped:
+            provider_optouts_at_send(channel, stopped)
+        report.tripped = failover.health_record(channel=channel, results=results, now=now)
     if sent:
         # A receipt may have beaten us to it (the provider called back before answering).
         pending_receipts_apply(channel=channel, provider_ids=[pid for pid, _ in sent])
     report.sent += len(sent)
     report.failed += len(failed)
+    report.unconfirmed += len(unconfirmed)
     report.retried += sum(len(ids) for ids in retry.values())
-
-
-def _release(rows: Sequence[dict[str, Any]], token: uuid.UUID) -> None:
-    """Let go of claimed rows not yet handed to the provider: the next run takes them."""
-    if rows:
-        Message.objects.filter(
-            id__in=[r["id"] for r in rows], claim_token=token, status=Status.QUEUED
-        ).update(claim_token=None, claimed_until=None)
 
 
 def _redacted(text: str, secrets: Sequence[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
     return text
+
+
+def _limits(channel: Channel) -> list[ratelimit.Limit]:
+    """The channel's own rate limit, and its shared account's when it names one."""
+    limits = []
+    if channel.rate_limit:
+        limits.append(ratelimit.Limit(str(channel.id), channel.rate_limit))
+    key = channel.config.get(SHARED_LIMIT_KEY)
+    if key:
+        shared = SharedLimit.objects.filter(key=key).values_list("rate_limit", flat=True).first()
+        if shared is None:
+            log.warning(
+                "channel %s names shared limit %r, which does not exist: not applied",
+                channel.id,
+                key,
+            )
+        else:
+            limits.append(ratelimit.Limit(f"shared:{key}", shared))
+    return limits
 
 
 def _send_batch(
@@ -314,18 +210,21 @@ def _send_batch(
     deadline: float,
     report: DispatchReport,
 ) -> bool:
-    """Send claimed rows in adapter-sized chunks at the channel's pace; False to stop."""
-    for start in range(0, len(rows), ptype.batch_size):
-        chunk = rows[start : start + ptype.batch_size]
+    """Send claimed rows in adapter-sized slices at the channel's pace; False to stop."""
+    limits = _limits(channel)
+    size = ptype.batch_size
+    if limits:
+        size = max(1, min(size, int(min(lim.rate for lim in limits) * PACE_SLICE)))
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
         rest = rows[start + len(chunk) :]
-        segments = sum(r["segments"] for r in chunk)
-        wait = ratelimit.acquire(str(channel.id), channel.rate_limit, segments, deadline=deadline)
+        wait = ratelimit.acquire(limits, sum(r["segments"] for r in chunk), deadline=deadline)
         if wait:
             # Over budget for this run: come back when the channel's pace allows.
-            _release(chunk + rest, token)
+            claims.release(chunk + rest, token)
             report.retry_in = wait
             return False
-        chunk = _mark_sending(chunk, token)
+        chunk = claims.mark_sending(chunk, token)
         if not chunk:
             continue
         outgoing = [
@@ -336,6 +235,7 @@ def _send_batch(
                 body=r["body"],
                 encoding=r["encoding"],
                 segments=r["segments"],
+                subject=r["subject"],
             )
             for r in chunk
         ]
@@ -352,12 +252,16 @@ def _send_batch(
                 channel.id,
                 _redacted(f"{type(exc).__name__}: {exc}", secrets),
             )
-            _release(rest, token)
+            claims.release(rest, token)
             return False
         _record(channel, chunk, results, token, report)
+        if report.tripped:
+            # Not one more through a provider that is down: the rest goes to the backup.
+            claims.release(rest, token)
+            return False
         throttled = [r for r in results if r.outcome is Outcome.THROTTLED]
         if throttled:
-            _release(rest, token)
+            claims.release(rest, token)
             report.retry_in = max(r.retry_after or 1.0 for r in throttled)
             return False
     return True
@@ -366,7 +270,8 @@ def _send_batch(
 def dispatch_channel(
     channel_id: uuid.UUID | str, *, budget: float = 5.0, batch: int | None = None
 ) -> DispatchReport:
-    """Send what is due on one channel for up to `budget` seconds."""
+    """Send what is due on one channel for up to `budget` seconds (or hand it to the
+    channel's backup while the channel is failing)."""
     report = DispatchReport()
     channel = Channel.objects.select_related("workspace").filter(id=channel_id).first()
     if channel is None or channel.status == ChannelStatus.DISABLED:
@@ -377,26 +282,52 @@ def dispatch_channel(
     if channel.rate_limit:
         # Claim no more than a couple of seconds' worth, so leases stay short.
         size = max(1, min(size, int(channel.rate_limit * 2)))
+    mode = failover.mode(channel, timezone.now())
+    if mode is failover.Mode.COOLING and _hand_over(channel, report):
+        return report
+    # A tripped channel whose cool-down is over gets one message: its answer decides.
+    probe = mode is failover.Mode.PROBING
     deadline = time.monotonic() + budget
     while time.monotonic() < deadline:
         token = uuid.uuid4()
-        rows = _claim(channel, size, token)
+        rows = claims.claim(channel, 1 if probe else size, token)
         if not rows:
             break
         report.claimed += len(rows)
-        may_go = _block(channel, rows, token)
+        may_go = claims.block(channel, rows, token)
         report.blocked += len(rows) - len(may_go)
-        if not _send_batch(channel, ptype, config, may_go, token, deadline, report):
+        going = _send_batch(channel, ptype, config, may_go, token, deadline, report)
+        if report.tripped and _hand_over(channel, report):
+            return report
+        if not going:
             break
+        probe = probe and not may_go  # a probe blocked by compliance proved nothing
     else:
         report.more = True
     if not report.more and not report.retry_in:
-        now = timezone.now()
-        report.next_due = (
-            Message.objects.filter(channel=channel, status=Status.QUEUED)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("send_at")
-            .values_list("send_at", flat=True)
-            .first()
-        )
+        report.next_due = _next_due(channel)
     return report
+
+
+def _hand_over(channel: Channel, report: DispatchReport) -> bool:
+    """Move a failing channel's queue to its backup; False when it has no usable one."""
+    backup = failover.usable_backup(channel)
+    if backup is None:
+        return False
+    now = timezone.now()
+    report.moved += failover.reroute(channel=channel, backup=backup, now=now)
+    # Come back when the cool-down ends: what could not move (re-queued after a crash)
+    # waits for the primary, and the next message probes it.
+    report.retry_in = max(failover.cooldown_left(channel, now), 1.0)
+    return True
+
+
+def _next_due(channel: Channel) -> dt.datetime | None:
+    now = timezone.now()
+    return (
+        Message.objects.filter(channel=channel, status=Status.QUEUED)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("send_at")
+        .values_list("send_at", flat=True)
+        .first()
+    )

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 LOST_WAKE_SECONDS = 15
 
 
+# The code a crash re-queue leaves in a message's history: its earlier attempt may be at
+# the provider, so only that channel (which recognises the reference) may send it again.
+REQUEUED_AFTER_CRASH = "requeued_after_crash"
+
 # Receipts for ids that never show up are dropped after this long.
 PENDING_RECEIPT_DAYS = 2
 
@@ -79,7 +83,7 @@ def reap(*, now: dt.datetime | None = None) -> ReapReport:
             )
             if idempotent:
                 # A new claim will be taken; an answer to the lost attempt no longer counts.
-                status, code = Status.QUEUED, "requeued_after_crash"
+                status, code = Status.QUEUED, REQUEUED_AFTER_CRASH
                 extra: dict[str, object] = {"send_at": now, "claim_token": None}
                 reason = _(
                     "The worker stopped while sending. The provider ignores repeated "

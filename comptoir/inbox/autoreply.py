@@ -33,9 +33,9 @@ from comptoir.core.errors import ComptoirError
 from comptoir.inbox.autoanswers import ORDER_STATUS, order_status_text, rule_match, shop_values
 from comptoir.inbox.models import AutoAnswer, Conversation, InboxSettings
 from comptoir.inbox.services import (
-    KEYWORD_PREFIX,
     TEAM_REPLY,
     conversation_answered,
+    handled_by_system,
     inbox_settings,
 )
 from comptoir.messaging.models import Direction, Message, Purpose, Status
@@ -148,7 +148,9 @@ def _system_message(attempt: Attempt) -> bool:
     """STOP / HELP (already answered by compliance) and employees' replies to their team."""
     kind = attempt.message.kind
     return (
-        kind.startswith(KEYWORD_PREFIX) or kind == TEAM_REPLY or not attempt.conversation.replyable
+        handled_by_system(attempt.message)
+        or kind == TEAM_REPLY
+        or not attempt.conversation.replyable
     )
 
 

@@ -23,9 +23,9 @@ from comptoir.inbox.hours import is_open, next_opening, opening_text
 from comptoir.inbox.models import Conversation, ConversationEvent, ConversationStatus, EventKind
 from comptoir.inbox.services import (
     _locked,
-    _rescore,
     conversation_for,
     inbox_settings,
+    rescore,
 )
 from comptoir.messaging.inbound import sender_contact
 from comptoir.messaging.models import Message, Purpose
@@ -95,7 +95,7 @@ def _missed(conversation: Conversation, call: ConversationEvent) -> Conversation
     conversation.last_message_at = call.at
     conversation.last_preview = "📞"
     conversation.last_direction = "in"
-    _rescore(conversation)
+    rescore(conversation)
     conversation.save()
     return conversation
 

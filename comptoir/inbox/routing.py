@@ -9,8 +9,8 @@ def register() -> None:
     from comptoir.inbox.autoanswers import seed_on_settings_created
     from comptoir.inbox.autoreply import auto_answers_reply
     from comptoir.inbox.calls import calls_store
+    from comptoir.inbox.filing import conversations_receive
     from comptoir.inbox.models import InboxSettings
-    from comptoir.inbox.services import conversations_receive
     from comptoir.messaging.inbound import CHANNEL_EVENT_STEPS, INBOUND_STEPS
 
     # After the compliance step (keywords), which runs first: its app is listed first.

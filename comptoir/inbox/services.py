@@ -7,7 +7,6 @@ replying at once, or a reply racing a new message, each see the other's write.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -26,12 +25,21 @@ from comptoir.inbox.models import (
     InboxSettings,
     Team,
 )
-from comptoir.inbox.priority import base_points, rank_at, urgent_word_in, urgent_words
+from comptoir.inbox.priority import base_points, rank_at
 from comptoir.messaging.models import Message, Purpose, Status
 from comptoir.messaging.outbox import Enqueued, SendRequest, messages_send
 from comptoir.workspaces.models import Membership, Workspace
 
 KEYWORD_PREFIX = "keyword_"
+# Customers' messages the system answered itself: an appointment confirmed by "C", an
+# interest survey answer. Like STOP, they wait for nobody (and get no auto-answer).
+HANDLED_KINDS = frozenset({"appointment_reply", "profiling_answer"})
+
+
+def handled_by_system(message: Message) -> bool:
+    return message.kind.startswith(KEYWORD_PREFIX) or message.kind in HANDLED_KINDS
+
+
 TEAM_BROADCAST = "team_broadcast"
 TEAM_REPLY = "team_reply"
 PREVIEW = 160
@@ -79,7 +87,7 @@ def _locked(conversation: Conversation) -> Conversation:
     )
 
 
-def _rescore(conversation: Conversation) -> None:
+def rescore(conversation: Conversation) -> None:
     conversation.score_base = base_points(
         vip=conversation.vip,
         urgent=bool(conversation.urgent_word),
@@ -93,38 +101,10 @@ def _rescore(conversation: Conversation) -> None:
         conversation.rank_at = None
 
 
-def _is_vip(conversation: Conversation, settings: InboxSettings) -> bool:
-    if conversation.contact is None or not settings.vip_tag:
-        return False
-    return conversation.contact.tags.filter(name__iexact=settings.vip_tag).exists()
-
-
-def _last(conversation: Conversation, message: Message) -> None:
+def last_message_set(conversation: Conversation, message: Message) -> None:
     conversation.last_message_at = message.created_at or timezone.now()
     conversation.last_preview = message.body[:PREVIEW]
     conversation.last_direction = message.direction
-
-
-def conversation_receive(conversation: Conversation, message: Message) -> Conversation:
-    """A customer's message: unread, unanswered (unless a keyword), reopened, re-scored."""
-    conversation = _locked(conversation)
-    workspace = conversation.workspace
-    settings = inbox_settings(workspace)
-    _last(conversation, message)
-    conversation.unread += 1
-    if conversation.replyable and not message.kind.startswith(KEYWORD_PREFIX):
-        # STOP or HELP are answered by the system, and a sender name cannot be answered:
-        # neither waits for anyone.
-        conversation.unanswered += 1
-        conversation.waiting_since = conversation.waiting_since or conversation.last_message_at
-        conversation.status = ConversationStatus.OPEN
-        language = (conversation.contact.language if conversation.contact else "") or ""
-        words = urgent_words({language, workspace.language, "en"} - {""}, settings.urgent_words)
-        conversation.urgent_word = conversation.urgent_word or urgent_word_in(message.body, words)
-    conversation.vip = _is_vip(conversation, settings)
-    _rescore(conversation)
-    conversation.save()
-    return conversation
 
 
 def conversation_answered(
@@ -132,54 +112,16 @@ def conversation_answered(
 ) -> Conversation:
     """The shop wrote: with `answers`, the customer's questions count as answered."""
     conversation = _locked(conversation)
-    _last(conversation, message)
+    last_message_set(conversation, message)
     if answers:
         conversation.unanswered = 0
         conversation.waiting_since = None
         conversation.urgent_word = ""
         if conversation.status == ConversationStatus.OPEN:
             conversation.status = ConversationStatus.WAITING
-    _rescore(conversation)
+    rescore(conversation)
     conversation.save()
     return conversation
-
-
-def _team_of(contact: Contact) -> Team | None:
-    """The team an employee's text belongs to: the last one that texted them, else theirs."""
-    teams = list(Team.objects.filter(members__contact=contact).order_by("created_at"))
-    if not teams:
-        return None
-    last = (
-        Message.objects.filter(
-            workspace_id=contact.workspace_id, contact=contact, kind=TEAM_BROADCAST
-        )
-        .order_by("-created_at")
-        .values_list("idempotency_key", flat=True)
-        .first()
-    )
-    by_id = {str(t.id): t for t in teams}
-    if last:
-        team = by_id.get(last.split(":")[1])
-        if team is not None:
-            return team
-    return teams[0]
-
-
-def conversations_receive(messages: Sequence[Message]) -> None:
-    """Inbound step: file each new message in its conversation, in the storing transaction."""
-    for message in messages:
-        contact = message.contact
-        if contact is None:
-            conversation = conversation_for(message.workspace, sender=message.address)
-        else:
-            team = _team_of(contact)
-            if team is not None:
-                message.kind = TEAM_REPLY
-                Message.objects.filter(id=message.id).update(kind=TEAM_REPLY)
-                conversation = conversation_for(message.workspace, team=team)
-            else:
-                conversation = conversation_for(message.workspace, contact=contact)
-        message.conversation = conversation_receive(conversation, message)  # type: ignore[attr-defined]
 
 
 def _member_contacts(team_id: Any) -> QuerySet[Contact]:
@@ -318,7 +260,7 @@ def conversation_set_status(
         else:
             conversation.unanswered, conversation.waiting_since = 0, None
             conversation.urgent_word = ""
-        _rescore(conversation)
+        rescore(conversation)
         conversation.save()
         _event(conversation, EventKind.STATUS, author=author, status=status)
     return conversation

@@ -13,14 +13,16 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from comptoir.channels.models import Channel
 from comptoir.contacts.models import Contact
-from comptoir.contacts.phones import parse_phone
-from comptoir.core.bulk import insert_rows
+from comptoir.contacts.phones import Phone, parse_phone
+from comptoir.contacts.services import contacts_for_phones
+from comptoir.core.bulk import insert_objects, insert_rows
 from comptoir.core.errors import ValidationError
 from comptoir.core.ids import uuid7
 from comptoir.messaging.encoding import analyze
@@ -81,55 +83,81 @@ def sender_contact(channel: Channel, sender: str) -> Contact | None:
 
     Alphanumeric senders ("AMAZON") cannot be answered: no contact, the message is kept.
     """
-    try:
-        phone = parse_phone(sender, region=channel.workspace.region, field="from")
-    except ValidationError:
-        return None
-    contact, _ = Contact.objects.get_or_create(
-        workspace=channel.workspace,
-        phone=phone.e164,
-        defaults={"number_type": phone.number_type, "is_prospect": True},
-    )
-    return contact
+    return sender_contacts(channel, [sender]).get(sender)
+
+
+def sender_contacts(channel: Channel, senders: Sequence[str]) -> dict[str, Contact]:
+    """The contacts for inbound senders, by sender as written, created as prospects in bulk."""
+    phones: dict[str, Phone] = {}
+    for sender in senders:
+        try:
+            phones[sender] = parse_phone(sender, region=channel.workspace.region, field="from")
+        except ValidationError:
+            continue
+    if not phones:
+        return {}
+    by_e164 = contacts_for_phones(workspace=channel.workspace, phones=phones.values(), fields=())
+    return {sender: by_e164[phone.e164] for sender, phone in phones.items()}
 
 
 def _store_inbound(channel: Channel, events: Sequence[InboundMessage], report: StoreReport) -> None:
+    """Insert the messages not stored yet, in bulk; a provider id already here is a repeat."""
     ids = [e.provider_id for e in events if e.provider_id]
     known = set(
         Message.objects.filter(
             channel=channel, direction=Direction.IN, provider_id__in=ids
         ).values_list("provider_id", flat=True)
     )
-    now = timezone.now()
+    fresh: list[InboundMessage] = []
     for event in events:
         if event.provider_id and event.provider_id in known:
             report.duplicates += 1
             continue
-        info = analyze(event.body, smart=False)
-        message = Message(
-            id=uuid7(),
-            workspace_id=channel.workspace_id,
-            channel=channel,
-            contact=sender_contact(channel, event.sender),
-            direction=Direction.IN,
-            address=event.sender,
-            body=event.body,
-            purpose=Purpose.CONVERSATIONAL,
-            status=Status.RECEIVED,
-            send_at=event.received_at or now,
-            provider_id=event.provider_id,
-            encoding=info.encoding.value,
-            segments=info.segments,
-        )
-        try:
-            with transaction.atomic():
-                message.save(force_insert=True)
-        except IntegrityError:
-            report.duplicates += 1  # a concurrent delivery of the same webhook won
-            continue
-        MessageTransition.objects.create(message=message, status=Status.RECEIVED, at=now)
         known.add(event.provider_id)
-        report.received.append(message)
+        fresh.append(event)
+    if not fresh:
+        return
+    contacts = sender_contacts(channel, [e.sender for e in fresh])
+    now = timezone.now()
+    messages: list[Message] = []
+    for event in fresh:
+        info = analyze(event.body, smart=False)
+        messages.append(
+            Message(
+                id=uuid7(),
+                created_at=now,
+                updated_at=now,
+                workspace=channel.workspace,
+                channel=channel,
+                contact=contacts.get(event.sender),
+                direction=Direction.IN,
+                address=event.sender,
+                body=event.body,
+                purpose=Purpose.CONVERSATIONAL,
+                status=Status.RECEIVED,
+                send_at=event.received_at or now,
+                provider_id=event.provider_id,
+                encoding=info.encoding.value,
+                segments=info.segments,
+            )
+        )
+    # In provider-id order, so two batches holding the same repeats never deadlock.
+    # Inserted in provider-id order, so two batches holding the same repeats never deadlock;
+    # the steps still see them in the order they came.
+    ordered = sorted(messages, key=lambda m: m.provider_id)
+    insert_objects(ordered, ignore_conflicts=True)
+    if ids:  # a concurrent delivery of the same webhook may have won: keep what we wrote
+        written = set(
+            Message.objects.filter(id__in=[m.id for m in messages]).values_list("id", flat=True)
+        )
+        report.duplicates += len(messages) - len(written)
+        messages = [m for m in messages if m.id in written]
+    insert_rows(
+        MessageTransition,
+        ("message_id", "status", "at", "code", "reason"),
+        [(m.id, Status.RECEIVED, now, "", "") for m in messages],
+    )
+    report.received.extend(messages)
 
 
 def _apply_statuses(
@@ -269,28 +297,50 @@ def _route(channel: Channel, events: Sequence[RoutedEvent]) -> dict[Channel, lis
 
 def events_store(*, channel: Channel, events: Sequence[Event]) -> StoreReport:
     """Store a provider's events for a channel in one transaction."""
-    report = StoreReport()
-    inbound = [e for e in events if isinstance(e, InboundMessage)]
-    statuses = [e for e in events if isinstance(e, StatusUpdate)]
-    others = [e for e in events if isinstance(e, ChannelEvent)]
+    return events_store_many([(channel, events)])[0]
+
+
+def _one_workspace_object(items: Sequence[tuple[Channel, Sequence[Event]]]) -> None:
+    """Channels of one workspace share one Workspace object, and so its cached settings."""
+    shared: dict[uuid.UUID, Any] = {}
+    for channel, _events in items:
+        channel.workspace = shared.setdefault(channel.workspace_id, channel.workspace)
+
+
+def events_store_many(items: Sequence[tuple[Channel, Sequence[Event]]]) -> list[StoreReport]:
+    """Store several deliveries (a channel and its events each) in one transaction.
+
+    The webhook view sends the requests that arrive together through here
+    (`comptoir.core.groupcommit`); each gets its own report.
+    """
+    _one_workspace_object(items)
+    reports = []
+    received: list[Message] = []
     with transaction.atomic():
-        for target, routed in _route(channel, inbound).items():
-            _store_inbound(target, routed, report)  # type: ignore[arg-type]
-        if statuses:
-            _apply_statuses(channel, statuses, report)
-        report.channel_events = len(others)
-        for target, routed in _route(channel, others).items():
-            for event_step in CHANNEL_EVENT_STEPS:
-                event_step(target, routed)  # type: ignore[arg-type]
-        if report.received:
-            received = list(report.received)
+        for channel, events in items:
+            report = StoreReport()
+            inbound = [e for e in events if isinstance(e, InboundMessage)]
+            statuses = [e for e in events if isinstance(e, StatusUpdate)]
+            others = [e for e in events if isinstance(e, ChannelEvent)]
+            for target, routed in _route(channel, inbound).items():
+                _store_inbound(target, routed, report)  # type: ignore[arg-type]
+            if statuses:
+                _apply_statuses(channel, statuses, report)
+            report.channel_events = len(others)
+            for target, routed in _route(channel, others).items():
+                for event_step in CHANNEL_EVENT_STEPS:
+                    event_step(target, routed)  # type: ignore[arg-type]
+            received.extend(report.received)
+            reports.append(report)
+        if received:
             for step in INBOUND_STEPS:
                 step(received)
             for handler in INBOUND_HANDLERS:
                 transaction.on_commit(lambda h=handler: h(received))  # type: ignore[misc]
-    if report.unmatched:
-        log.info("channel %s: %d receipts matched no message", channel.id, report.unmatched)
-    return report
+    for (channel, _events), report in zip(items, reports, strict=True):
+        if report.unmatched:
+            log.info("channel %s: %d receipts matched no message", channel.id, report.unmatched)
+    return reports
 
 
 def received_at(value: str | None) -> dt.datetime | None:

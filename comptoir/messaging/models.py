@@ -55,6 +55,7 @@ class Status(models.TextChoices):
     BLOCKED = "blocked", _("Blocked")
     UNKNOWN = "unknown", _("Unknown")
     RECEIVED = "received", _("Received")
+    HELD = "held", _("Held (campaign paused)")  # not claimed until resumed
 
 
 FINAL_STATUSES = frozenset({Status.DELIVERED, Status.FAILED, Status.BLOCKED})
@@ -70,6 +71,8 @@ class Message(BaseModel):
     # The customer's side: the recipient of an outgoing message, the sender of an incoming one.
     address = models.CharField(max_length=200)
     body = models.TextField()
+    # Email only; texts and calls have none (also for rows written without the column).
+    subject = models.CharField(max_length=200, blank=True, default="", db_default="")
     purpose = models.CharField(
         max_length=16, choices=Purpose.choices, default=Purpose.CONVERSATIONAL
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,24 +11,34 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from comptoir.channels.models import Channel, ChannelStatus
+from comptoir.channels.models import Channel
 from comptoir.compliance.countries import marketing_text
 from comptoir.compliance.policy import Candidate, Context, policy_for_workspace, refusals
-from comptoir.contacts.models import Contact
-from comptoir.contacts.phones import Phone, parse_phone
-from comptoir.contacts.services import contacts_for_phones
 from comptoir.core.bulk import insert_objects
-from comptoir.core.errors import Conflict, NotFound, ValidationError
+from comptoir.core.errors import Conflict, ValidationError
 from comptoir.core.ids import uuid7
 from comptoir.dispatch.wakeup import wake_after_commit
-from comptoir.messaging.encoding import SegmentInfo, analyze
+from comptoir.messaging.encoding import Replacement, analyze
 from comptoir.messaging.models import PRIORITY, Message, MessageTransition, Purpose, Status
+from comptoir.messaging.recipients import (
+    EMAIL,
+    channels_for,
+    field_name,
+    resolve_recipients,
+)
+from comptoir.messaging.recipients import default_channel as default_channel  # re-exported
 from comptoir.workspaces.models import Workspace
 
 
 @dataclass(frozen=True, slots=True)
 class SendRequest:
-    """One message asked for: `to` is a phone number (any format) or a contact id."""
+    """One message asked for.
+
+    `to` is a phone number (any format) or a contact id, or for email the contact's email
+    address. It goes on `channel` (a channel id) when given, else on the workspace's
+    default channel of `scheme` ("sms" when neither is given). Only emails have a
+    `subject` (the workspace's name when left empty).
+    """
 
     to: str
     body: str
@@ -38,6 +47,9 @@ class SendRequest:
     send_at: dt.datetime | None = None
     kind: str = ""  # set by the system for its own answers, e.g. "opt_out_confirmation"
     author_id: int | None = None  # the staff member who wrote it
+    channel: str | None = None
+    scheme: str = ""
+    subject: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,76 +59,48 @@ class Enqueued:
     replacements: tuple[tuple[str, str, int], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A request checked and measured: its channel, and the text as it will go."""
+
+    channel: Channel
+    text: str
+    encoding: str
+    segments: int
+    subject: str = ""
+    replacements: tuple[Replacement, ...] = ()
+
+
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
+
+
+# An email body beyond this is a mistake (a pasted file), not a message to a customer.
+EMAIL_MAX_CHARS = 100_000
+SUBJECT_MAX_CHARS = Message._meta.get_field("subject").max_length or 200
 
 
 def _request_hash(request: SendRequest, to: str) -> str:
     # The instant, not how it was written: 10:00+01:00 and 09:00Z are the same request.
     send_at = request.send_at.astimezone(dt.UTC).isoformat() if request.send_at else ""
-    raw = "\x1f".join((to, request.body, request.purpose, send_at))
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _field(prefix: str, index: int, name: str) -> str:
-    """The field an error names: `to` for one message, `messages.3.to` in a batch."""
-    return f"{prefix}{index}.{name}" if prefix else name
-
-
-def default_channel(workspace: Workspace, scheme: str = "sms") -> Channel:
-    channel = (
-        Channel.objects.for_workspace(workspace)
-        .filter(scheme=scheme)
-        .exclude(status=ChannelStatus.DISABLED)
-        .order_by("-is_default", "created_at")
-        .first()
-    )
-    if channel is None:
-        raise ValidationError(_("This workspace has no %(scheme)s channel.") % {"scheme": scheme})
-    return channel
-
-
-def _resolve_recipients(
-    workspace: Workspace, requests: Sequence[SendRequest], prefix: str
-) -> list[Contact]:
-    phones: dict[int, Phone] = {}
-    contact_ids: dict[int, uuid.UUID] = {}
-    for index, request in enumerate(requests):
-        to = (request.to or "").strip()
-        try:
-            contact_ids[index] = uuid.UUID(to)
-            continue
-        except ValueError:
-            pass
-        phones[index] = parse_phone(to, region=workspace.region, field=_field(prefix, index, "to"))
-    by_phone = contacts_for_phones(workspace=workspace, phones=phones.values())
-    by_id = {
-        c.id: c
-        for c in Contact.objects.for_workspace(workspace).filter(id__in=contact_ids.values())
-    }
-    contacts = []
-    for index in range(len(requests)):
-        if index in phones:
-            contacts.append(by_phone[phones[index].e164])
-        elif contact_ids[index] in by_id:
-            contacts.append(by_id[contact_ids[index]])
-        else:
-            message = _("No contact with id %(id)s.") % {"id": contact_ids[index]}
-            raise NotFound(message, field=_field(prefix, index, "to"))
-    return contacts
+    parts = [to, request.body, request.purpose, send_at]
+    if request.channel or request.scheme or request.subject:
+        # Only when given, so requests stored before these existed keep their hash.
+        parts += [str(request.channel or ""), request.scheme, request.subject]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _enqueue(
     workspace: Workspace,
     requests: Sequence[SendRequest],
-    infos: Sequence[SegmentInfo],
+    prepared: Sequence[_Prepared],
     field_prefix: str,
     now: dt.datetime,
 ) -> tuple[list[Enqueued | None], list[Message]]:
     """Resolve recipients, apply idempotency and compliance, write; inside one transaction."""
-    channel = default_channel(workspace)
-    contacts = _resolve_recipients(workspace, requests, field_prefix)
-    hashes = [_request_hash(r, c.phone) for r, c in zip(requests, contacts, strict=True)]
+    schemes = [p.channel.scheme for p in prepared]
+    recipients = resolve_recipients(workspace, requests, schemes, field_prefix)
+    hashes = [_request_hash(r, to.address) for r, to in zip(requests, recipients, strict=True)]
 
     keys = [r.idempotency_key for r in requests if r.idempotency_key]
     existing = {
@@ -126,8 +110,8 @@ def _enqueue(
     results: list[Enqueued | None] = []
     new: list[Message] = []
     seen_keys: dict[str, int] = {}
-    for index, (request, contact, info, request_hash) in enumerate(
-        zip(requests, contacts, infos, hashes, strict=True)
+    for index, (request, recipient, ready, request_hash) in enumerate(
+        zip(requests, recipients, prepared, hashes, strict=True)
     ):
         key = request.idempotency_key or None  # "" is no key, not a key shared by all
         if key and (key in existing or key in seen_keys):
@@ -135,7 +119,7 @@ def _enqueue(
             if prior.request_hash != request_hash:
                 raise IdempotencyConflict(
                     _("Idempotency key %(key)r was used for a different message.") % {"key": key},
-                    field=_field(field_prefix, index, "idempotency_key"),
+                    field=field_name(field_prefix, index, "idempotency_key"),
                 )
             results.append(Enqueued(prior, created=False))
             continue
@@ -146,18 +130,19 @@ def _enqueue(
             Message(
                 id=uuid7(),
                 workspace=workspace,
-                channel=channel,
-                contact=contact,
-                address=contact.phone,
-                body=info.text,
+                channel=ready.channel,
+                contact=recipient.contact,
+                address=recipient.address,
+                body=ready.text,
+                subject=ready.subject,
                 purpose=request.purpose,
                 priority=PRIORITY[Purpose(request.purpose)],
                 status=Status.QUEUED,
                 send_at=request.send_at or now,
                 idempotency_key=key,
                 request_hash=request_hash,
-                encoding=info.encoding.value,
-                segments=info.segments,
+                encoding=ready.encoding,
+                segments=ready.segments,
                 kind=request.kind,
                 author_id=request.author_id,
             )
@@ -167,12 +152,13 @@ def _enqueue(
         [
             Candidate(
                 key=i,
-                scheme=channel.scheme,
+                scheme=m.channel.scheme,
                 number_type=m.contact.number_type,
                 purpose=m.purpose,
                 contact_id=m.contact.id,
                 kind=m.kind,
-                phone=m.address,
+                # The number, also for an email: erasure suppresses numbers.
+                phone=m.contact.phone,
                 workspace_id=workspace.id,
                 send_at=m.send_at,
                 contact_tz=m.contact.timezone,
@@ -203,9 +189,75 @@ def _enqueue(
         )
     insert_objects(new)
     insert_objects(transitions)
-    if any(m.status == Status.QUEUED for m in new):
-        wake_after_commit(channel.id)
+    for channel_id in {m.channel_id for m in new if m.status == Status.QUEUED}:
+        wake_after_commit(channel_id)
     return results, new
+
+
+def _prepare(
+    workspace: Workspace, request: SendRequest, channel: Channel, prefix: str, index: int
+) -> _Prepared:
+    """Check one request's fields and measure its text for its channel (field named)."""
+    if request.purpose not in Purpose.values:
+        raise ValidationError(
+            _("Unknown purpose %(purpose)r: use one of %(choices)s.")
+            % {"purpose": request.purpose, "choices": ", ".join(sorted(Purpose.values))},
+            field=field_name(prefix, index, "purpose"),
+        )
+    if not request.body or not request.body.strip():
+        raise ValidationError(
+            _("The message body is empty."), field=field_name(prefix, index, "body")
+        )
+    if request.send_at is not None and timezone.is_naive(request.send_at):
+        raise ValidationError(
+            _("send_at needs a time zone (e.g. 2026-11-24T10:00:00+01:00)."),
+            field=field_name(prefix, index, "send_at"),
+        )
+    if channel.scheme == EMAIL:
+        return _prepare_email(workspace, request, channel, prefix, index)
+    if request.subject:
+        raise ValidationError(
+            _("Only emails have a subject; this message goes by %(scheme)s.")
+            % {"scheme": channel.scheme},
+            field=field_name(prefix, index, "subject"),
+        )
+    body = request.body
+    if request.purpose == Purpose.MARKETING:
+        body = marketing_text(body, policy_for_workspace(workspace))
+    info = analyze(body)
+    if info.segments > workspace.segment_cap:
+        raise ValidationError(
+            _("The body is %(n)d SMS segments long; this workspace allows %(cap)d.")
+            % {"n": info.segments, "cap": workspace.segment_cap},
+            field=field_name(prefix, index, "body"),
+        )
+    return _Prepared(
+        channel, info.text, info.encoding.value, info.segments, replacements=info.replacements
+    )
+
+
+def _prepare_email(
+    workspace: Workspace, request: SendRequest, channel: Channel, prefix: str, index: int
+) -> _Prepared:
+    # No SMS opt-out mention: an email's way out is its unsubscribe link and header.
+    if len(request.body) > EMAIL_MAX_CHARS:
+        raise ValidationError(
+            _("The body is %(n)d characters long; an email may have at most %(max)d.")
+            % {"n": len(request.body), "max": EMAIL_MAX_CHARS},
+            field=field_name(prefix, index, "body"),
+        )
+    subject = " ".join(request.subject.split()) if request.subject else ""
+    if "\n" in request.subject or "\r" in request.subject:
+        raise ValidationError(
+            _("The subject must be one line."), field=field_name(prefix, index, "subject")
+        )
+    if len(subject) > SUBJECT_MAX_CHARS:
+        raise ValidationError(
+            _("The subject is %(n)d characters long; at most %(max)d.")
+            % {"n": len(subject), "max": SUBJECT_MAX_CHARS},
+            field=field_name(prefix, index, "subject"),
+        )
+    return _Prepared(channel, request.body, EMAIL, 1, subject or workspace.name)
 
 
 def messages_send(
@@ -218,40 +270,16 @@ def messages_send(
     returns the existing message; with a different request it is a conflict.
     """
     now = timezone.now()
-    valid_purposes = set(Purpose.values)
-    infos = []
-    for index, request in enumerate(requests):
-        if request.purpose not in valid_purposes:
-            raise ValidationError(
-                _("Unknown purpose %(purpose)r: use one of %(choices)s.")
-                % {"purpose": request.purpose, "choices": ", ".join(sorted(valid_purposes))},
-                field=_field(field_prefix, index, "purpose"),
-            )
-        if not request.body or not request.body.strip():
-            raise ValidationError(
-                _("The message body is empty."), field=_field(field_prefix, index, "body")
-            )
-        body = request.body
-        if request.purpose == Purpose.MARKETING:
-            body = marketing_text(body, policy_for_workspace(workspace))
-        info = analyze(body)
-        if info.segments > workspace.segment_cap:
-            raise ValidationError(
-                _("The body is %(n)d SMS segments long; this workspace allows %(cap)d.")
-                % {"n": info.segments, "cap": workspace.segment_cap},
-                field=_field(field_prefix, index, "body"),
-            )
-        if request.send_at is not None and timezone.is_naive(request.send_at):
-            raise ValidationError(
-                _("send_at needs a time zone (e.g. 2026-11-24T10:00:00+01:00)."),
-                field=_field(field_prefix, index, "send_at"),
-            )
-        infos.append(info)
+    channels = channels_for(workspace, requests, field_prefix)
+    prepared = [
+        _prepare(workspace, request, channel, field_prefix, index)
+        for index, (request, channel) in enumerate(zip(requests, channels, strict=True))
+    ]
 
     for attempt in range(2):
         try:
             with transaction.atomic():
-                results, new = _enqueue(workspace, requests, infos, field_prefix, now)
+                results, new = _enqueue(workspace, requests, prepared, field_prefix, now)
             break
         except IntegrityError:
             # A concurrent call took one of our idempotency keys: answer as if it came
@@ -261,8 +289,8 @@ def messages_send(
 
     created = iter(new)
     out = []
-    for result, info in zip(results, infos, strict=True):
-        replaced = tuple((r.original, r.replacement, r.count) for r in info.replacements)
+    for result, ready in zip(results, prepared, strict=True):
+        replaced = tuple((r.original, r.replacement, r.count) for r in ready.replacements)
         out.append(result or Enqueued(next(created), created=True, replacements=replaced))
     return out
 
@@ -275,7 +303,19 @@ def message_send(
     purpose: str = Purpose.CONVERSATIONAL,
     idempotency_key: str | None = None,
     send_at: dt.datetime | None = None,
+    channel: str | None = None,
+    scheme: str = "",
+    subject: str = "",
 ) -> Enqueued:
     """Queue one message (see `messages_send`)."""
-    request = SendRequest(to, body, purpose, idempotency_key, send_at)
+    request = SendRequest(
+        to,
+        body,
+        purpose,
+        idempotency_key,
+        send_at,
+        channel=channel,
+        scheme=scheme,
+        subject=subject,
+    )
     return messages_send(workspace=workspace, requests=[request])[0]

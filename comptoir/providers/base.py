@@ -22,6 +22,9 @@ class Outcome(StrEnum):
     REJECTED = "rejected"  # final: the provider refused this message
     CONTACT_STOPPED = "contact_stopped"  # final: the recipient opted out at the provider
     CONFIG_ERROR = "config_error"  # the channel is misconfigured: the message waits
+    # The request reached the provider but its answer was lost: it may have been sent, and
+    # the provider cannot deduplicate, so it is never tried again (the message: `unknown`).
+    UNCONFIRMED = "unconfirmed"
 
 
 RETRYABLE = frozenset({Outcome.RETRY, Outcome.THROTTLED, Outcome.CONFIG_ERROR})
@@ -35,6 +38,8 @@ class OutgoingMessage:
     body: str
     encoding: str
     segments: int
+    subject: str = ""  # email only
+    html: str = ""  # email only: an HTML alternative; "" lets the adapter derive one from body
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,3 +191,27 @@ class ProviderType:
 
     def endpoint(self, action: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.action == action), None)
+
+    # Voice: True when the type can place calls that speak and listen for key presses.
+    voice: ClassVar[bool] = False
+
+    def call(self, channel: ChannelConfig, call: VoiceCall) -> SendResult:
+        """Place an outbound call (automations: a reminder read aloud, "press 1 to confirm").
+
+        The outcome set is a send's; `provider_id` is the provider's call id, which the
+        call's later events (`call_keypress`, `call_status`) carry as `extra["call_id"]`.
+        """
+        raise NotImplementedError(f"{self.code} cannot place calls")
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceCall:
+    """An outbound call: `say_text` read aloud in `language`, then `gather_digits` keys."""
+
+    reference: str  # ours: the call's events carry it back as extra["reference"]
+    to: str
+    sender: str  # the number the customer sees ("" for the channel's address)
+    say_text: str
+    language: str  # "fr", "en" or a locale such as "fr-FR"
+    gather_digits: int = 0  # 0: just speak
+    timeout: int = 30  # seconds the phone rings before the call counts as unanswered

@@ -1,10 +1,72 @@
 from __future__ import annotations
 
 import os
+from importlib import import_module
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+# Benchmarks whose module has `run(options) -> list[str]` (the lines to print):
+# name -> (module, help, options as (flag, default, help)).
+LINE_BENCHES: dict[str, tuple[str, str, tuple[tuple[str, Any, str], ...]]] = {
+    "scheduler": (
+        "comptoir.benchmarks.scheduler",
+        "automations: due runs among many pending ones found and enqueued",
+        (
+            ("--runs", 100_000, "pending runs in the table"),
+            ("--due", 1_000, "of which due at once"),
+            ("--rounds", 20, "idle scans timed"),
+        ),
+    ),
+    "segments-count": (
+        "comptoir.benchmarks.segments_count",
+        "segment counts (the editor's live count) over a big customer base",
+        (
+            ("--contacts", 100_000, "contacts seeded"),
+            ("--purchases", 300_000, "purchases seeded"),
+            ("--rounds", 5, "counts timed per definition (medians printed)"),
+        ),
+    ),
+    "import": (
+        "comptoir.benchmarks.imports",
+        "a POS export of many lines imported with all validation, then again",
+        (
+            ("--rows", 100_000, "lines in the generated CSV"),
+            ("--rounds", 3, "imports timed (medians printed)"),
+        ),
+    ),
+    "fanout": (
+        "comptoir.benchmarks.fanout",
+        "a campaign launched to a big audience, against a raw insert of as many rows",
+        (
+            ("--recipients", 100_000, "recipients in the audience"),
+            ("--batch", 5_000, "recipients per fan-out batch"),
+        ),
+    ),
+    "twilio": (
+        "comptoir.benchmarks.twilio",
+        "the Twilio adapter and pipeline against a local Twilio-like server",
+        (
+            ("--messages", 2_000, "messages per round"),
+            ("--rounds", 3, "rounds (medians printed)"),
+            ("--connections", 4, "keep-alive connections per batch"),
+            ("--workers", 2, "embedded worker threads for the pipeline"),
+        ),
+    ),
+    "smpp": (
+        "comptoir.benchmarks.smpp",
+        "the SMPP adapter and pipeline against a real SMSC process on loopback",
+        (
+            ("--messages", 5_000, "messages per round"),
+            ("--rounds", 3, "rounds (medians printed)"),
+            ("--window", 10, "submit_sm in flight"),
+            ("--workers", 4, "embedded worker threads"),
+            ("--rate", 50.0, "the channel rate limit checked (segments/s)"),
+            ("--rate-seconds", 10.0, "how long the rate is measured"),
+        ),
+    ),
+}
 
 
 class Command(BaseCommand):
@@ -48,7 +110,17 @@ class Command(BaseCommand):
             help="server processes, the connections spread over them (as behind a proxy)",
         )
         inbound.add_argument("--server-threads", type=int, default=16, help="per server")
+        inbound.add_argument(
+            "--provider",
+            choices=("sandbox", "twilio"),
+            default="sandbox",
+            help="the webhook's format: the sandbox's signed JSON or Twilio's signed form",
+        )
         inbound.add_argument("--keep", action="store_true", help="keep the benchmark workspace")
+        for name, (_module, help_text, flags) in LINE_BENCHES.items():
+            bench = sub.add_parser(name, help=help_text)
+            for flag, default, flag_help in flags:
+                bench.add_argument(flag, type=type(default), default=default, help=flag_help)
         inbox = sub.add_parser("inbox", help="inbox pages with many conversations and messages")
         inbox.add_argument("--conversations", type=int, default=10_000)
         inbox.add_argument("--messages-per-contact", type=int, default=20)
@@ -68,6 +140,12 @@ class Command(BaseCommand):
             return
 
         call_command("migrate", interactive=False, verbosity=0)
+        if options["which"] in LINE_BENCHES:
+            module_name, _help, flags = LINE_BENCHES[options["which"]]
+            names = [flag.lstrip("-").replace("-", "_") for flag, _default, _help in flags]
+            for line in import_module(module_name).run({n: options[n] for n in names}):
+                self.stdout.write(line)
+            return
         if options["which"] == "inbound":
             self._inbound(options)
             return
@@ -141,6 +219,7 @@ class Command(BaseCommand):
             servers=options["servers"],
             threads=options["server_threads"],
             keep=options["keep"],
+            provider=options["provider"],
         )
         for line in inbound_lines(result, os.cpu_count()):
             self.stdout.write(line)
@@ -172,7 +251,8 @@ def inbound_lines(result: Any, cores: int | None) -> list[str]:
     seconds = load.per_second()
     statuses = ", ".join(f"{code}: {n:,}" for code, n in sorted(load.statuses.items()))
     lines = [
-        f"inbound: {load.mode}, on {result.vendor}, {result.servers} server process(es) of "
+        f"inbound ({result.provider}): {load.mode}, on {result.vendor}, "
+        f"{result.servers} server process(es) of "
         f"{result.threads} threads, {cores} cores",
         f"  requests sent          {len(load.outcomes):>10,} in {load.elapsed:.1f} s"
         + ("  (all prepared requests sent before the time was up)" if load.exhausted else ""),

@@ -1,0 +1,227 @@
+"""SMPP through the full pipeline against the loopback SMSC, beside a bare client loop.
+
+Pipeline: `messages_send` in batches of 500 → the dispatcher in embedded worker threads
+→ the SMPP adapter (window as configured) → the SMSC process → delivery receipts back
+over the bind → `delivered`. Bare loop: the same client session alone, every message
+through the window as fast as the SMSC answers, in the same run against the same SMSC.
+Then the channel gets a rate limit and the pace the SMSC saw is measured.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from huey.contrib.djhuey import HUEY
+
+from comptoir.benchmarks.aio import run_async
+from comptoir.channels.models import Channel
+from comptoir.channels.services import channel_create
+from comptoir.core.embedded import start_embedded_worker
+from comptoir.messaging.models import Message, Status
+from comptoir.messaging.outbox import SendRequest, messages_send
+from comptoir.providers.base import Event, OutgoingMessage
+from comptoir.providers.smpp.client import Session
+from comptoir.providers.smpp.config import State
+from comptoir.providers.smpp.peer import PASSWORD, SYSTEM_ID, Smsc
+from comptoir.providers.smpp.sessions import sessions
+from comptoir.providers.smpp.type import session_config
+from comptoir.workspaces.models import Workspace
+from comptoir.workspaces.services import workspace_create
+
+BODY = "Optique Lumière : vos lunettes sont prêtes, passez quand vous voulez."
+TARGET_RATE = 1000.0  # submit_sm/s through the pipeline
+TARGET_SHARE = 0.60  # of the bare loop
+TARGET_PACE = 0.05  # a rate limit is honoured within ±5 %
+DEFAULTS: dict[str, Any] = {
+    "messages": 5000,
+    "rounds": 3,
+    "window": 10,
+    "workers": 4,
+    "rate": 50.0,
+    "rate_seconds": 10.0,
+    "keep": False,
+}
+
+
+@dataclass
+class Round:
+    bare: float  # submit_sm/s
+    enqueue: float  # messages/s for the API-level enqueue alone
+    sent: float  # messages/s from the first enqueue until all are sent
+    delivered: float  # … until all are delivered (receipts stored)
+
+
+@dataclass
+class Pace:
+    steady: float  # (submits - one second's burst) / time from the first to the last
+    overall: float  # (submits - 1) / time from the first to the last, burst included
+
+
+def _phones(count: int, offset: int) -> list[str]:
+    return [f"+336{(offset + i) % 100_000_000:08d}" for i in range(count)]
+
+
+async def _discard(events: list[Event]) -> None:
+    return None
+
+
+async def _ignore(state: State, reason: str) -> None:
+    return None
+
+
+def bare_loop(channel: Channel, count: int) -> float:
+    """Our client alone: one session, every message through the window."""
+    config = session_config(channel.as_config())
+    messages = [
+        OutgoingMessage(f"bare-{i}", phone, channel.address, BODY, "ucs2", 1)
+        for i, phone in enumerate(_phones(count, 50_000_000))
+    ]
+
+    async def run() -> float:
+        session = Session(config, _discard, _ignore)
+        session.start()
+        try:
+            if not await session.wait_bound(10):
+                raise RuntimeError(f"bare loop could not bind: {session.reason}")
+            start = time.perf_counter()
+            results = await session.send_many(messages)
+            elapsed = time.perf_counter() - start
+        finally:
+            await session.stop()
+        if any(r is None or not r.provider_id for r in results):
+            raise RuntimeError("bare loop: not every submit_sm was accepted")
+        return count / elapsed
+
+    return run_async(run())
+
+
+def _wait(query: Any, deadline: float, what: str) -> None:
+    while query.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: {query.count()} messages still outstanding")
+        time.sleep(0.02)
+
+
+def pipeline(workspace: Workspace, count: int, offset: int) -> tuple[float, float, float]:
+    phones = _phones(count, offset)
+    mine = Message.objects.filter(workspace=workspace, address__in=phones)
+    start = time.perf_counter()
+    for i in range(0, count, 500):
+        messages_send(
+            workspace=workspace,
+            requests=[SendRequest(p, BODY, "transactional") for p in phones[i : i + 500]],
+        )
+    enqueued = time.perf_counter() - start
+    deadline = time.monotonic() + max(120.0, count / 50)
+    _wait(mine.filter(status__in=[Status.QUEUED, Status.SENDING]), deadline, "not all sent")
+    sent = time.perf_counter() - start
+    _wait(mine.exclude(status=Status.DELIVERED), deadline, "not all delivered")
+    delivered = time.perf_counter() - start
+    return count / enqueued, count / sent, count / delivered
+
+
+def paced(
+    workspace: Workspace, channel: Channel, smsc: Smsc, rate: float, seconds: float, offset: int
+) -> Pace:
+    """The pace the SMSC saw with the channel's rate limit set to `rate`."""
+    count = int(rate * seconds)
+    Channel.objects.filter(id=channel.id).update(rate_limit=rate)
+    before = len(smsc.submits())
+    phones = _phones(count, 20_000_000 + offset)
+    messages_send(
+        workspace=workspace, requests=[SendRequest(p, BODY, "transactional") for p in phones]
+    )
+    mine = Message.objects.filter(workspace=workspace, address__in=phones)
+    _wait(
+        mine.filter(status__in=[Status.QUEUED, Status.SENDING]),
+        time.monotonic() + seconds * 3 + 60,
+        "paced",
+    )
+    Channel.objects.filter(id=channel.id).update(rate_limit=None)
+    stamps = sorted(s["at"] for s in smsc.submits(before) if s["outcome"] == "accepted")
+    span = stamps[-1] - stamps[0]
+    # The limiter lets one second's worth go at once (its burst); past that, `rate` a second.
+    burst = min(rate, len(stamps) - 1)
+    return Pace(steady=(len(stamps) - burst) / span, overall=(len(stamps) - 1) / span)
+
+
+def run(options: dict[str, Any]) -> list[str]:
+    """Measure, and return the lines to print."""
+    opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    smsc = Smsc().start()
+    smsc.behave("receipts")
+    workspace = workspace_create(name=f"SMPP benchmark {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    channel = channel_create(
+        workspace=workspace,
+        provider="smpp",
+        name="SMPP benchmark",
+        address="Optique",
+        config={
+            "host": "127.0.0.1",
+            "port": smsc.port,
+            "system_id": SYSTEM_ID,
+            "window": opts["window"],
+        },
+        secrets={"password": PASSWORD},
+    )
+    Channel.objects.filter(workspace=workspace).update(is_default=False)
+    Channel.objects.filter(id=channel.id).update(is_default=True)
+    immediate = HUEY.immediate
+    HUEY.immediate = False
+    consumer = start_embedded_worker(opts["workers"])
+    rounds: list[Round] = []
+    paces: list[Pace] = []
+    try:
+        for index in range(opts["rounds"]):
+            bare = bare_loop(channel, opts["messages"])
+            enqueue, sent, delivered = pipeline(
+                workspace, opts["messages"], index * opts["messages"]
+            )
+            rounds.append(Round(bare, enqueue, sent, delivered))
+        for index in range(opts["rounds"]):
+            paces.append(
+                paced(workspace, channel, smsc, opts["rate"], opts["rate_seconds"], index * 10_000)
+            )
+    finally:
+        consumer.stop(graceful=True)
+        HUEY.immediate = immediate
+        sessions().stop_all()
+        smsc.kill()
+        if not opts["keep"]:
+            Message.objects.filter(workspace=workspace).delete()
+            workspace.delete()
+    return _lines(opts, rounds, paces)
+
+
+def _lines(opts: dict[str, Any], rounds: list[Round], paces: list[Pace]) -> list[str]:
+    bare = statistics.median(r.bare for r in rounds)
+    sent = statistics.median(r.sent for r in rounds)
+    delivered = statistics.median(r.delivered for r in rounds)
+    steady = statistics.median(p.steady for p in paces)
+    overall = statistics.median(p.overall for p in paces)
+    rate = opts["rate"]
+    met = (
+        sent >= TARGET_RATE
+        and sent >= TARGET_SHARE * bare
+        and abs(steady - rate) <= TARGET_PACE * rate
+    )
+    return [
+        f"smpp: {opts['messages']:,} messages x {opts['rounds']} round(s), window "
+        f"{opts['window']}, {connection.vendor} + {type(HUEY).__name__}, "
+        f"{opts['workers']} worker threads, {os.cpu_count()} cores (medians)",
+        f"  bare client loop            {bare:>10,.0f} submit_sm/s",
+        f"  enqueue alone (API level)   {statistics.median(r.enqueue for r in rounds):>10,.0f}"
+        " messages/s",
+        f"  pipeline, enqueue → sent    {sent:>10,.0f} submit_sm/s",
+        f"  pipeline, → delivered       {delivered:>10,.0f} messages/s (receipts stored)",
+        f"  pipeline / bare loop        {sent / bare:>10.0%}",
+        f"  rate limit {rate:g}/s          {steady:>10.1f} submit_sm/s past the 1 s burst the "
+        f"limiter allows ({overall:.1f}/s with it)",
+        f"  targets (≥ {TARGET_RATE:,.0f}/s, ≥ {TARGET_SHARE:.0%} of bare, "
+        f"{rate:g}/s ± {TARGET_PACE:.0%}): " + ("met" if met else "not met"),
+    ]

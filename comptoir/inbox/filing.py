@@ -1,0 +1,188 @@
+"""Filing customers' messages in their conversations: the inbox's inbound step.
+
+It runs inside the transaction that stores a batch of messages (see
+`comptoir.messaging.inbound`), so it works on the batch as a whole: a few queries per
+workspace (teams, VIP tags, the conversations, locked) and one update per conversation,
+whatever the number of messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from comptoir.contacts.models import Contact
+from comptoir.core.bulk import insert_objects, update_objects
+from comptoir.core.ids import uuid7
+from comptoir.inbox.models import Conversation, ConversationStatus, Team
+from comptoir.inbox.priority import urgent_word_in, urgent_words
+from comptoir.inbox.services import (
+    TEAM_BROADCAST,
+    TEAM_REPLY,
+    handled_by_system,
+    inbox_settings,
+    last_message_set,
+    rescore,
+)
+from comptoir.messaging.models import Message
+from comptoir.workspaces.models import Workspace
+
+
+def _vip_contacts(workspace: Workspace, contact_ids: Iterable[Any]) -> set[Any]:
+    """Which of these contacts carry the workspace's VIP tag (one query)."""
+    tag = inbox_settings(workspace).vip_tag
+    if not tag:
+        return set()
+    return set(
+        Contact.tags.through.objects.filter(
+            contact_id__in=list(contact_ids), tag__name__iexact=tag
+        ).values_list("contact_id", flat=True)
+    )
+
+
+def _receive(conversation: Conversation, message: Message, *, vip: bool) -> None:
+    """A customer's message: unread, unanswered (unless a keyword), reopened, re-scored.
+
+    The caller holds the conversation's row lock and saves it.
+    """
+    workspace = conversation.workspace
+    settings = inbox_settings(workspace)
+    last_message_set(conversation, message)
+    conversation.unread += 1
+    if conversation.replyable and not handled_by_system(message):
+        # STOP or HELP are answered by the system, and a sender name cannot be answered:
+        # neither waits for anyone.
+        conversation.unanswered += 1
+        conversation.waiting_since = conversation.waiting_since or conversation.last_message_at
+        conversation.status = ConversationStatus.OPEN
+        language = (conversation.contact.language if conversation.contact else "") or ""
+        words = urgent_words({language, workspace.language, "en"} - {""}, settings.urgent_words)
+        conversation.urgent_word = conversation.urgent_word or urgent_word_in(message.body, words)
+    conversation.vip = vip
+    rescore(conversation)
+
+
+def _teams_of(workspace: Workspace, contacts: Sequence[Contact]) -> dict[Any, Team]:
+    """The team each employee's text belongs to: the last one that texted them, else theirs.
+
+    Customers are in no team: one query finds that for the whole batch.
+    """
+    memberships: dict[Any, list[Team]] = {}
+    for team in (
+        Team.objects.filter(workspace=workspace, members__contact__in=[c.id for c in contacts])
+        .annotate(member_contact_id=F("members__contact_id"))
+        .order_by("created_at")
+    ):
+        memberships.setdefault(team.member_contact_id, []).append(team)  # type: ignore[attr-defined]
+    found: dict[Any, Team] = {}
+    for contact_id, teams in memberships.items():
+        last = (
+            Message.objects.filter(workspace=workspace, contact_id=contact_id, kind=TEAM_BROADCAST)
+            .order_by("-created_at")
+            .values_list("idempotency_key", flat=True)
+            .first()
+        )
+        by_id = {str(t.id): t for t in teams}
+        found[contact_id] = (by_id.get(last.split(":")[1]) if last else None) or teams[0]
+    return found
+
+
+Key = tuple[str, Any]
+
+
+def _key(conversation: Conversation) -> Key:
+    if conversation.contact_id is not None:
+        return ("contact", conversation.contact_id)
+    if conversation.team_id is not None:
+        return ("team", conversation.team_id)
+    return ("sender", conversation.sender)
+
+
+def _conversations_locked(workspace: Workspace, keys: set[Key]) -> dict[Key, Conversation]:
+    """The conversations for these keys, created when missing, locked (few queries)."""
+    fields = {"contact": "contact_id", "team": "team_id", "sender": "sender"}
+
+    def fetch() -> dict[Key, Conversation]:
+        query = Q()
+        for kind in fields:
+            values = [value for k, value in keys if k == kind]
+            if values:
+                query |= Q(**{f"{fields[kind]}__in": values})
+        found = (
+            Conversation.objects.filter(query, workspace=workspace)
+            .select_for_update(of=("self",))
+            .select_related("contact")
+            .order_by("id")  # locked in one order by every batch: no deadlock between two
+        )
+        return {_key(c): c for c in found}
+
+    conversations = fetch()
+    missing = keys - conversations.keys()
+    if missing:
+        now = timezone.now()
+        insert_objects(
+            [
+                Conversation(
+                    id=uuid7(), workspace=workspace, created_at=now, **{fields[kind]: value}
+                )
+                for kind, value in sorted(missing, key=str)
+            ],
+            ignore_conflicts=True,  # created meanwhile by another request: use theirs
+        )
+        conversations = fetch()
+    for conversation in conversations.values():
+        conversation.workspace = workspace
+    return conversations
+
+
+def conversations_receive(messages: Sequence[Message]) -> None:
+    """Inbound step: file the new messages in their conversations, in the storing
+    transaction; a batch costs a few queries per workspace, and one update per conversation."""
+    by_workspace: dict[Any, list[Message]] = {}
+    for message in messages:
+        by_workspace.setdefault(message.workspace_id, []).append(message)
+    for received in by_workspace.values():
+        workspace = received[0].workspace
+        contacts = {m.contact_id: m.contact for m in received if m.contact is not None}
+        teams = _teams_of(workspace, list(contacts.values())) if contacts else {}
+        keys: list[Key] = []
+        for message in received:
+            if message.contact_id is None:
+                keys.append(("sender", message.address))
+            elif message.contact_id in teams:
+                message.kind = TEAM_REPLY
+                keys.append(("team", teams[message.contact_id].id))
+            else:
+                keys.append(("contact", message.contact_id))
+        team_replies = [m.id for m in received if m.kind == TEAM_REPLY]
+        if team_replies:
+            Message.objects.filter(id__in=team_replies).update(kind=TEAM_REPLY)
+        conversations = _conversations_locked(workspace, set(keys))
+        vips = _vip_contacts(workspace, contacts)
+        now = timezone.now()
+        for conversation in conversations.values():
+            conversation.updated_at = now
+        for message, key in zip(received, keys, strict=True):
+            conversation = conversations[key]
+            _receive(conversation, message, vip=conversation.contact_id in vips)
+            message.conversation = conversation  # type: ignore[attr-defined]
+        update_objects(list(conversations.values()), RECEIVE_FIELDS)
+
+
+RECEIVE_FIELDS = (
+    "last_message_at",
+    "last_preview",
+    "last_direction",
+    "unread",
+    "unanswered",
+    "waiting_since",
+    "status",
+    "urgent_word",
+    "vip",
+    "score_base",
+    "rank_at",
+    "updated_at",
+)

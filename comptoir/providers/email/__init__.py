@@ -1,0 +1,3 @@
+from comptoir.providers.email.type import EmailType
+
+__all__ = ["EmailType"]

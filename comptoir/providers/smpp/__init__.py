@@ -1,0 +1,3 @@
+from comptoir.providers.smpp.type import SmppType
+
+__all__ = ["SmppType"]

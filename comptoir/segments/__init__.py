@@ -1,0 +1,1 @@
+"""Segments (saved filters over contacts, evaluated as SQL) and self-profiling by text."""
