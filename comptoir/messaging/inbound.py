@@ -100,27 +100,31 @@ def sender_contacts(channel: Channel, senders: Sequence[str]) -> dict[str, Conta
     return {sender: by_e164[phone.e164] for sender, phone in phones.items()}
 
 
-def _store_inbound(channel: Channel, events: Sequence[InboundMessage], report: StoreReport) -> None:
-    """Insert the messages not stored yet, in bulk; a provider id already here is a repeat."""
-    ids = [e.provider_id for e in events if e.provider_id]
+Delivered = tuple[StoreReport, InboundMessage]  # a text, and the report of its delivery
+
+
+def _store_inbound(channel: Channel, deliveries: Sequence[Delivered]) -> None:
+    """Insert the texts not stored yet, in bulk (whatever the number of deliveries they
+    came in); a provider id already here is a repeat, counted in its delivery's report."""
+    ids = [e.provider_id for _, e in deliveries if e.provider_id]
     known = set(
         Message.objects.filter(
             channel=channel, direction=Direction.IN, provider_id__in=ids
         ).values_list("provider_id", flat=True)
     )
-    fresh: list[InboundMessage] = []
-    for event in events:
+    fresh: list[Delivered] = []
+    for report, event in deliveries:
         if event.provider_id and event.provider_id in known:
             report.duplicates += 1
             continue
         known.add(event.provider_id)
-        fresh.append(event)
+        fresh.append((report, event))
     if not fresh:
         return
-    contacts = sender_contacts(channel, [e.sender for e in fresh])
+    contacts = sender_contacts(channel, [e.sender for _, e in fresh])
     now = timezone.now()
     messages: list[Message] = []
-    for event in fresh:
+    for _, event in fresh:
         info = analyze(event.body, smart=False)
         messages.append(
             Message(
@@ -141,23 +145,25 @@ def _store_inbound(channel: Channel, events: Sequence[InboundMessage], report: S
                 segments=info.segments,
             )
         )
-    # In provider-id order, so two batches holding the same repeats never deadlock.
     # Inserted in provider-id order, so two batches holding the same repeats never deadlock;
     # the steps still see them in the order they came.
     ordered = sorted(messages, key=lambda m: m.provider_id)
     insert_objects(ordered, ignore_conflicts=True)
+    written = {m.id for m in messages}
     if ids:  # a concurrent delivery of the same webhook may have won: keep what we wrote
         written = set(
             Message.objects.filter(id__in=[m.id for m in messages]).values_list("id", flat=True)
         )
-        report.duplicates += len(messages) - len(written)
-        messages = [m for m in messages if m.id in written]
     insert_rows(
         MessageTransition,
         ("message_id", "status", "at", "code", "reason"),
-        [(m.id, Status.RECEIVED, now, "", "") for m in messages],
+        [(m.id, Status.RECEIVED, now, "", "") for m in messages if m.id in written],
     )
-    report.received.extend(messages)
+    for (report, _), message in zip(fresh, messages, strict=True):
+        if message.id in written:
+            report.received.append(message)
+        else:
+            report.duplicates += 1
 
 
 def _apply_statuses(
@@ -314,16 +320,21 @@ def events_store_many(items: Sequence[tuple[Channel, Sequence[Event]]]) -> list[
     (`comptoir.core.groupcommit`); each gets its own report.
     """
     _one_workspace_object(items)
-    reports = []
     received: list[Message] = []
+    texts: dict[Any, tuple[Channel, list[Delivered]]] = {}
     with transaction.atomic():
-        for channel, events in items:
-            report = StoreReport()
+        # Customers' texts first, all deliveries' at once per channel.
+        reports = [StoreReport() for _ in items]
+        for (channel, events), report in zip(items, reports, strict=True):
             inbound = [e for e in events if isinstance(e, InboundMessage)]
+            for target, routed in _route(channel, inbound).items():
+                group = texts.setdefault(target.id, (target, []))[1]
+                group.extend((report, e) for e in routed)  # type: ignore[misc]
+        for target, deliveries in texts.values():
+            _store_inbound(target, deliveries)
+        for (channel, events), report in zip(items, reports, strict=True):
             statuses = [e for e in events if isinstance(e, StatusUpdate)]
             others = [e for e in events if isinstance(e, ChannelEvent)]
-            for target, routed in _route(channel, inbound).items():
-                _store_inbound(target, routed, report)  # type: ignore[arg-type]
             if statuses:
                 _apply_statuses(channel, statuses, report)
             report.channel_events = len(others)
@@ -331,7 +342,6 @@ def events_store_many(items: Sequence[tuple[Channel, Sequence[Event]]]) -> list[
                 for event_step in CHANNEL_EVENT_STEPS:
                     event_step(target, routed)  # type: ignore[arg-type]
             received.extend(report.received)
-            reports.append(report)
         if received:
             for step in INBOUND_STEPS:
                 step(received)
