@@ -26,6 +26,7 @@ from comptoir.contacts.models import Contact, Purchase, Tag
 from comptoir.contacts.services import CONTACT_COLUMNS
 from comptoir.core.bulk import insert_rows
 from comptoir.core.ids import uuid7
+from comptoir.imports.writer import PURCHASE_COLUMNS
 from comptoir.segments.query import segment_count, segment_sample
 from comptoir.workspaces.models import Workspace
 from comptoir.workspaces.services import workspace_create
@@ -173,22 +174,9 @@ def seed(workspace: Workspace, *, contacts: int, purchases: int) -> None:
     ids = [uuid7() for _ in range(contacts)]
     for chunk in _chunks(_contact_rows(workspace, ids, rng, now)):
         insert_rows(Contact, CONTACT_COLUMNS, chunk)
-    purchase_columns = (
-        "id",
-        "created_at",
-        "updated_at",
-        "workspace_id",
-        "contact_id",
-        "purchased_on",
-        "amount",
-        "product_type",
-        "material",
-        "brand",
-        "store",
-    )
     buyers = ids[: max(1, int(len(ids) * 0.6))]
     for chunk in _chunks(_purchase_rows(workspace, buyers, purchases, rng, now)):
-        insert_rows(Purchase, purchase_columns, chunk)
+        insert_rows(Purchase, PURCHASE_COLUMNS, chunk)
     consent_columns = ("workspace_id", "contact_id", "purpose", "channel", "action", "source")
     for chunk in _chunks(_consent_rows(workspace, ids, rng, now)):
         insert_rows(ConsentEvent, (*consent_columns, "at", "proof"), chunk)

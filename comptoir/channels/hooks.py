@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -101,12 +100,15 @@ def _channel(channel_uuid: uuid.UUID) -> Channel | None:
     return channel
 
 
-@receiver([post_save, post_delete], dispatch_uid="hooks_channel_forget")
-def _forget(sender: type[Model], **kwargs: object) -> None:
-    """A channel, its workspace or what the workspace object carries (its inbox settings)
-    changed: read channels afresh."""
-    if sender is Channel or sender is Workspace or sender._meta.label == "inbox.InboxSettings":
-        _recent.clear()
+def channels_forget(sender: type[Model], **kwargs: object) -> None:
+    """A channel, its workspace or what the workspace object carries changed: read
+    channels afresh. Connected to those models only, not to every save."""
+    _recent.clear()
+
+
+for _model in (Channel, Workspace):
+    post_save.connect(channels_forget, sender=_model, dispatch_uid=f"hooks_forget_{_model}")
+    post_delete.connect(channels_forget, sender=_model, dispatch_uid=f"hooks_forget_{_model}")
 
 
 @csrf_exempt

@@ -6,6 +6,7 @@ from __future__ import annotations
 def register() -> None:
     from django.db.models.signals import post_save
 
+    from comptoir.channels.hooks import channels_forget
     from comptoir.inbox.autoanswers import seed_on_settings_created
     from comptoir.inbox.autoreply import auto_answers_reply
     from comptoir.inbox.calls import calls_store
@@ -20,6 +21,8 @@ def register() -> None:
             INBOUND_STEPS.append(step)
     if calls_store not in CHANNEL_EVENT_STEPS:
         CHANNEL_EVENT_STEPS.append(calls_store)
+    # The webhook view keeps channels (and the inbox settings their workspace carries).
+    post_save.connect(channels_forget, sender=InboxSettings, dispatch_uid="inbox_channels_forget")
     post_save.connect(
         seed_on_settings_created, sender=InboxSettings, dispatch_uid="inbox_auto_answers_seed"
     )
