@@ -22,7 +22,7 @@ from comptoir.compliance.models import ConsentEvent
 from comptoir.contacts.models import Contact, Purchase
 from comptoir.contacts.purchase_stats import contacts_with_purchase_stats
 from comptoir.core.errors import ValidationError
-from comptoir.imports import services
+from comptoir.imports import files, services
 from comptoir.imports.mapping import mapping_from_pairs, suggest
 from comptoir.imports.models import ImportJob, ImportStatus
 from comptoir.imports.services import import_configure, import_run, import_upload
@@ -37,7 +37,7 @@ CONTACTS_HEADER = "Téléphone;Prénom;Nom;Email;Consentement SMS\r\n"
 @pytest.fixture(autouse=True)
 def import_folder(tmp_path, monkeypatch):
     """Uploaded files are kept in the test's own folder, deleted with it."""
-    monkeypatch.setattr(services, "VAR_DIR", tmp_path / "var")
+    monkeypatch.setattr(files, "VAR_DIR", tmp_path / "var")
 
 
 def run_import(
@@ -589,9 +589,13 @@ def test_the_benchmark_runs_tiny(workspace):
 def test_a_workbook_named_csv_is_read_as_a_workbook(workspace, tmp_path):
     renamed = tmp_path / "clients.csv"
     renamed.write_bytes(SAMPLE_XLSX.read_bytes())
+    with renamed.open("rb") as source:
+        uploaded = import_upload(
+            workspace=workspace, kind="contacts", source=source, name=renamed.name
+        )
+    assert files.job_path(uploaded).suffix == ".xlsx"  # openpyxl goes by the suffix
     job = run_import(workspace, renamed)
     assert (job.file_format, job.status) == ("xlsx", ImportStatus.DONE)
-    assert services.job_path(job).suffix == ".xlsx"
     assert Contact.objects.for_workspace(workspace).count() == 20
 
 

@@ -11,7 +11,7 @@ from huey.contrib.djhuey import HUEY
 
 from comptoir.contacts.models import Contact, Purchase
 from comptoir.core.embedded import start_embedded_worker
-from comptoir.imports import services
+from comptoir.imports import files, services
 from comptoir.imports.models import ImportJob, ImportStatus
 from comptoir.workspaces.models import Role
 from comptoir.workspaces.services import staff_add
@@ -22,7 +22,7 @@ SAMPLE_CSV = Path(__file__).resolve().parent.parent / "examples" / "pos-export-b
 @pytest.fixture(autouse=True)
 def import_folder(tmp_path, monkeypatch):
     """Uploaded files are kept in the test's own folder, deleted with it."""
-    monkeypatch.setattr(services, "VAR_DIR", tmp_path / "var")
+    monkeypatch.setattr(files, "VAR_DIR", tmp_path / "var")
 
 
 def upload(client: Client, name: str, data: bytes, kind: str = "purchases", **extra: str):

@@ -16,9 +16,10 @@ from typing import Any
 
 from django.db import connection
 
+from comptoir.imports.files import import_file_drop
 from comptoir.imports.mapping import suggest
 from comptoir.imports.models import ImportJob, ImportKind, ImportMode, ImportStatus
-from comptoir.imports.services import import_configure, import_run, import_upload, job_path
+from comptoir.imports.services import import_configure, import_run, import_upload
 from comptoir.workspaces.models import Workspace
 from comptoir.workspaces.services import workspace_create
 
@@ -109,7 +110,7 @@ def run(options: dict[str, Any]) -> list[str]:
             finally:
                 if not keep:
                     for done in ImportJob.objects.for_workspace(workspace):
-                        job_path(done).unlink(missing_ok=True)
+                        import_file_drop(done)
                     workspace.delete()
     first, check, again = (statistics.median(x) for x in (firsts, checks, agains))
     return [

@@ -33,6 +33,7 @@ from comptoir.compliance.decisions import CONSENT_EXEMPT_KINDS, Candidate, Refus
 from comptoir.compliance.models import AuditEntry, ConsentEvent, Suppression, SuppressionReason
 from comptoir.contacts.models import Contact, Purchase
 from comptoir.core.errors import NotFound
+from comptoir.imports.erasure import imports_forget
 from comptoir.inbox.models import ConversationEvent
 from comptoir.messaging.models import Message, MessageTransition
 from comptoir.workspaces.models import Workspace
@@ -371,7 +372,8 @@ def contact_erase(
 ) -> dict[str, int]:
     """Erase a contact at their request: every row about them goes, in one transaction.
 
-    Only a salted hash of the number stays, in the suppression list, so the number is
+    Stored import files holding the number or email are deleted, row errors quoting them
+    redacted. Only a salted hash of the number stays, in the suppression list, so the number is
     never messaged again even if it is imported anew. Raises NotFound for an unknown id
     or another workspace's contact. Audited as `contact.erased`, with the hash as target.
     Returns the rows deleted per model.
@@ -386,6 +388,14 @@ def contact_erase(
         )
         erased_id = str(contact.id)
         deleted = contacts_delete(Contact.objects.filter(pk=contact.pk))
+        # What imports keep: files not yet imported, row errors quoting the number.
+        deleted |= {
+            name: n
+            for name, n in imports_forget(
+                workspace_id=workspace.id, phone=contact.phone, email=contact.email
+            ).items()
+            if n
+        }
         audit_record(
             workspace=workspace,
             action=AuditAction.CONTACT_ERASED,

@@ -145,6 +145,8 @@ COMPTOIR_INBOUND_BATCH = int(env_str("COMPTOIR_INBOUND_BATCH", "64"))
 # Imports: the largest file accepted, and the size above which it runs in the background.
 COMPTOIR_IMPORT_MAX_BYTES = int(env_str("COMPTOIR_IMPORT_MAX_BYTES", str(100 * 1024 * 1024)))
 COMPTOIR_IMPORT_INLINE_BYTES = int(env_str("COMPTOIR_IMPORT_INLINE_BYTES", str(256 * 1024)))
+# Days a file uploaded but not imported is kept (an imported file is deleted at once).
+COMPTOIR_IMPORT_KEEP_DAYS = int(env_str("COMPTOIR_IMPORT_KEEP_DAYS", "7"))
 # Campaigns' short links: the domain they are written with (BASE_URL when unset).
 COMPTOIR_SHORT_URL = env_str("COMPTOIR_SHORT_URL", "")
 # Longest body accepted, in SMS segments.

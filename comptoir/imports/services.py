@@ -1,7 +1,7 @@
 """Import jobs: upload, map, check, write. The web pages, the task and the CLI call these.
 
-The file is kept under VAR_DIR/imports/<workspace>/ with its sha256: it is the proof
-behind every consent it recorded (the events name the file, its hash and the row).
+The file is kept under VAR_DIR/imports/<workspace>/ until it is imported; the consents
+it records name the file, its sha256, the line and the cell, which stay as the proof.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from comptoir.compliance.audit import actor_label_for, audit_record
-from comptoir.config.env import VAR_DIR
 from comptoir.core.bulk import insert_rows
 from comptoir.core.errors import Conflict, ValidationError
 from comptoir.imports import mapping as fields
 from comptoir.imports import readers
+from comptoir.imports.files import import_file_drop, import_root, job_path
 from comptoir.imports.models import (
     ImportJob,
     ImportKind,
@@ -42,14 +42,6 @@ INLINE_BYTES: int = settings.COMPTOIR_IMPORT_INLINE_BYTES
 IMPORT_COMPLETED = "import.completed"
 
 Progress = Callable[[ImportJob], None]
-
-
-def import_root() -> Path:
-    return VAR_DIR / "imports"
-
-
-def job_path(job: ImportJob) -> Path:
-    return import_root() / job.file_path
 
 
 def import_upload(
@@ -142,12 +134,16 @@ def import_same_file(job: ImportJob) -> ImportJob | None:
 def _editable(job: ImportJob) -> None:
     if job.running or (job.status == ImportStatus.DONE and job.commit):
         raise Conflict(_("This import has already started."), field="status")
+    if not job.file_path:
+        raise Conflict(_("This import's file was deleted: upload it again."), field="file")
 
 
 def import_abandon(*, job: ImportJob) -> None:
     """Delete a job that wrote nothing, and its file; one that wrote stays (the proof)."""
-    _editable(job)
-    job_path(job).unlink(missing_ok=True)
+    if job.running or (job.status == ImportStatus.DONE and job.commit):
+        raise Conflict(_("This import has already started."), field="status")
+    if job.file_path:
+        job_path(job).unlink(missing_ok=True)
     job.delete()
 
 
@@ -243,6 +239,9 @@ def import_run(*, job_id: Any, progress: Progress | None = None) -> ImportJob:
                 details={k: v for k, v in summary.items() if k != "notes"},
             )
         _save(job, status=ImportStatus.DONE, summary=summary, finished_at=timezone.now())
+        # Imported: the consent proofs name the file, its sha256, line and cell; the
+        # file itself, full of personal data, is not kept (erasure could not reach it).
+        import_file_drop(job)
     except Exception:
         logger.exception("import %s failed", job.id)
         _save(

@@ -90,7 +90,7 @@ def _columns(job: ImportJob) -> list[dict[str, Any]]:
 
 
 def _page(request: HttpRequest, job: ImportJob, **context: Any) -> HttpResponse:
-    preview = import_preview(job) if not job.running else []
+    preview = import_preview(job) if job.file_path and not job.running else []
     errors = job.errors.order_by("row", "id")
     context.update(
         job=job,
@@ -101,7 +101,9 @@ def _page(request: HttpRequest, job: ImportJob, **context: Any) -> HttpResponse:
         errors=errors[:ERRORS_SHOWN],
         errors_more=max(0, errors.count() - ERRORS_SHOWN),
         same_file=import_same_file(job),
-        editable=not job.running and not (job.status == ImportStatus.DONE and job.commit),
+        editable=bool(job.file_path)
+        and not job.running
+        and not (job.status == ImportStatus.DONE and job.commit),
         summary=[(k.replace("_", " "), v) for k, v in sorted(job.summary.items()) if k != "notes"],
         notes=job.summary.get("notes", []),
     )
