@@ -216,3 +216,23 @@ def test_the_cancelled_reminder_run_and_replies_never_resend(reminded, channel):
     with time_machine.travel(START - dt.timedelta(minutes=1), tick=False):
         assert runs_fire_due().sent == 0
     assert ScheduledRun.objects.filter(status=RunStatus.SENT).count() == 2
+
+
+def test_a_question_sent_after_the_reminder_is_the_one_answered(reminded, channel, workspace):
+    """A waitlist offer (or an alert) came after the reminder: "oui" is not for the reminder."""
+    from comptoir.messaging.outbox import SendRequest, messages_send
+    from comptoir.waitlist.texts import OFFER_KIND
+
+    messages_send(
+        workspace=workspace,
+        requests=[SendRequest(to=PHONE, body="Un créneau demain 10h ? OUI", kind=OFFER_KIND)],
+    )
+    message = reply(channel, "Oui")
+    assert message.kind != "appointment_reply"
+    reminded.refresh_from_db()
+    assert reminded.status == "booked"
+    assert not Message.objects.filter(kind="appointment_answer").exists()
+    reply(channel, "C")  # nor is a "C": the offer is the latest question
+    assert Message.objects.get(direction=Direction.IN, body="C").kind == ""
+    reminded.refresh_from_db()
+    assert reminded.status == "booked"

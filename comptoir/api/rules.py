@@ -11,11 +11,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from comptoir.api.common import request_workspace
 from comptoir.api.schemas import ErrorOut, InputSchema
 from comptoir.automations.models import AutomationRule
+from comptoir.automations.preference import preference_ask
 from comptoir.automations.rules import (
     offset_format,
     offset_parse,
@@ -23,6 +25,8 @@ from comptoir.automations.rules import (
     rule_save,
     variables_for,
 )
+from comptoir.contacts.models import Contact
+from comptoir.core.errors import NotFound
 
 router = Router(tags=["automation rules"])
 
@@ -48,6 +52,12 @@ class RuleIn(InputSchema):
     templates: dict[str, str] = Field(description='By language: {"fr": "…", "en": "…"}.')
     purpose: str = Field("service", description="“service” or “marketing” (consent needed).")
     channel: str = Field("preferred", description="preferred (the customer's), sms, email, voice.")
+    fallback: list[str] | None = Field(
+        None,
+        description="The channels tried next, in order, when one is refused for a reason another "
+        'fixes or its message fails: ["sms", "voice", "email"]. Left out: the purpose\'s '
+        "default (service: sms, voice, email; marketing: none).",
+    )
 
 
 class RuleOut(Schema):
@@ -65,6 +75,13 @@ class RuleOut(Schema):
     variables: list[str]
     purpose: str
     channel: str
+    fallback: list[str]
+
+
+class AskChannelOut(Schema):
+    message_id: uuid.UUID
+    status: str
+    created: bool
 
 
 def _out(rule: AutomationRule) -> dict[str, Any]:
@@ -83,6 +100,7 @@ def _out(rule: AutomationRule) -> dict[str, Any]:
         "variables": sorted(variables_for(rule.trigger_type, rule.trigger)),
         "purpose": rule.purpose,
         "channel": rule.channel,
+        "fallback": rule.fallback,
     }
 
 
@@ -100,6 +118,7 @@ def _save(request: HttpRequest, payload: RuleIn, rule: AutomationRule | None) ->
         templates=payload.templates,
         purpose=payload.purpose,
         channel=payload.channel,
+        fallback=payload.fallback,
     )
 
 
@@ -136,3 +155,21 @@ def get_rule(request: HttpRequest, rule_id: uuid.UUID) -> dict[str, Any]:
 def update_rule(request: HttpRequest, rule_id: uuid.UUID, payload: RuleIn) -> dict[str, Any]:
     rule = rule_get(workspace=request_workspace(request), rule_id=rule_id)
     return _out(_save(request, payload, rule))
+
+
+@router.post(
+    "/contacts/{contact_id}/ask-channel",
+    response={201: AskChannelOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Text the customer “reply 1 SMS, 2 call, 3 email” (once a day); the answer "
+    "becomes their preferred channel",
+)
+def ask_channel(request: HttpRequest, contact_id: uuid.UUID) -> Status[dict[str, Any]]:
+    workspace = request_workspace(request)
+    contact = Contact.objects.for_workspace(workspace).filter(id=contact_id).first()
+    if contact is None:
+        raise NotFound(_("No contact with id %(id)s.") % {"id": contact_id}, field="contact_id")
+    [enqueued] = preference_ask(workspace=workspace, contact_ids=[str(contact.id)])
+    message = enqueued.message
+    return Status(
+        201, {"message_id": message.id, "status": message.status, "created": enqueued.created}
+    )

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.apps import AppConfig
 
 
@@ -8,14 +10,21 @@ class AutomationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from comptoir.automations import outcomes
+        from comptoir.automations import fallback, outcomes, preference
         from comptoir.automations.defaults import seed_on_workspace_created
+        from comptoir.automations.firing import MESSAGE_KIND
         from comptoir.automations.replies import appointment_replies_apply
         from comptoir.inbox.filing import conversations_receive
+        from comptoir.messaging.awaiting import awaited_kind_register
         from comptoir.messaging.inbound import INBOUND_STEPS
         from comptoir.workspaces.models import Workspace
 
         outcomes.register()
+        fallback.register()  # a failed automation message: the rule's next channel
+        preference.register()  # "1 SMS, 2 appel, 3 email" answers, before the inbox
+        # A reminder is answered within 48 h, a survey within days: replies from
+        # customers sent an automation in the last week are looked at.
+        awaited_kind_register(MESSAGE_KIND, dt.timedelta(days=7))
         # After the compliance keywords (an opt-out is never an answer), before the inbox
         # files the messages (an answer is marked first).
         if appointment_replies_apply not in INBOUND_STEPS:

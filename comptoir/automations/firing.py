@@ -24,9 +24,14 @@ from django.db.models import Min
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from comptoir.automations.choice import (
+    FIXABLE_CODES,
+    channel_plan,
+    channels_available,
+    request_for,
+)
 from comptoir.automations.models import (
     AppointmentStatus,
-    RuleChannel,
     RulePurpose,
     RunStatus,
     ScheduledRun,
@@ -34,7 +39,6 @@ from comptoir.automations.models import (
 from comptoir.automations.outcomes import runs_sent_emit, runs_skipped_emit
 from comptoir.automations.planning import contact_tz
 from comptoir.automations.rules import conditions_hold
-from comptoir.channels.models import Channel, ChannelStatus
 from comptoir.contacts.models import Contact
 from comptoir.core.bulk import update_objects
 from comptoir.core.errors import ComptoirError, Conflict, NotFound
@@ -49,7 +53,7 @@ BATCH = 200
 MAX_LATE = dt.timedelta(hours=12)
 RUN_BUDGET = 20.0  # seconds a pass keeps claiming before it hands over to the next
 MESSAGE_KIND = "automation"
-RUN_FIELDS = ("status", "reason", "fired_at", "message_id", "updated_at")
+RUN_FIELDS = ("status", "reason", "fired_at", "message_id", "channel", "updated_at")
 
 
 @dataclass
@@ -92,16 +96,6 @@ def _language(run: ScheduledRun, workspace: Workspace) -> str:
     return next(iter(templates))
 
 
-def _scheme(run: ScheduledRun, schemes: set[str]) -> str:
-    """The rule's channel, or the customer's preferred one; SMS when it cannot be used."""
-    wanted = run.rule.channel
-    if wanted == RuleChannel.PREFERRED:
-        wanted = run.contact.preferred_channel or "sms"
-    if wanted not in schemes or (wanted == "email" and not run.contact.email):
-        return "sms"
-    return wanted
-
-
 def _check(run: ScheduledRun, now: dt.datetime, tags: dict[Any, set[str]]) -> tuple[str, str]:
     """(status, reason) when the run must not send now; ("", "") when it may."""
     if not run.rule.enabled:
@@ -131,36 +125,61 @@ def _tags(runs: Sequence[ScheduledRun]) -> dict[Any, set[str]]:
     return found
 
 
-def _request(run: ScheduledRun, workspace: Workspace, schemes: set[str]) -> SendRequest:
+def run_key(run: ScheduledRun, channel: str, first: bool) -> str:
+    """The idempotency key of a run's message: one per run, then one per fallback channel."""
+    return f"automation:{run.id}" if first else f"automation:{run.id}:{channel}"
+
+
+def run_request(
+    run: ScheduledRun, workspace: Workspace, channel: str, *, first: bool = True
+) -> SendRequest:
+    """The run's message by `channel` (sms, voice, email): the template in their language."""
     language = _language(run, workspace)
     body = render(run.rule.templates[language], template_values(run, workspace, language))
     marketing = run.rule.purpose == RulePurpose.MARKETING
-    return SendRequest(
-        to=str(run.contact_id),
+    return request_for(
+        channel,
+        contact_id=str(run.contact_id),
         body=body,
         purpose=Purpose.MARKETING if marketing else Purpose.TRANSACTIONAL,
-        idempotency_key=f"automation:{run.id}",
+        key=run_key(run, channel, first),
         kind=MESSAGE_KIND,
-        scheme=_scheme(run, schemes),
     )
 
 
 def _send(workspace: Workspace, runs: list[ScheduledRun], now: dt.datetime) -> None:
-    """Queue the runs' messages in one call; if the outbox refuses the batch (one bad
-    item refuses all), each run alone, the refused ones skipped with the reason."""
-    schemes = set(
-        Channel.objects.for_workspace(workspace)
-        .exclude(status=ChannelStatus.DISABLED)
-        .values_list("scheme", flat=True)
-    )
+    """Queue the runs' messages, each on the first channel of its plan that is allowed:
+    a round per channel rank, the runs refused for a reason the next channel fixes going
+    to the next round."""
+    available = channels_available(workspace)
+    plans = {run.id: channel_plan(run.rule, run.contact, available) for run in runs}
+    todo, rank = list(runs), 0
+    while todo:
+        todo = _send_round(workspace, todo, plans, rank)
+        rank += 1
+
+
+def _send_round(
+    workspace: Workspace, runs: list[ScheduledRun], plans: dict[Any, list[str]], rank: int
+) -> list[ScheduledRun]:
+    """One message per run on its plan's channel number `rank`; the runs to try again."""
+    again: list[ScheduledRun] = []
+
+    def refused(run: ScheduledRun, code: str) -> None:
+        if rank + 1 < len(plans[run.id]) and (code in FIXABLE_CODES or code.startswith("!")):
+            again.append(run)
+        else:
+            run.status, run.reason = RunStatus.SKIPPED, code.lstrip("!")[:40]
+
     ready: list[tuple[ScheduledRun, SendRequest]] = []
     for run in runs:
+        channel = plans[run.id][rank]
         try:
-            ready.append((run, _request(run, workspace, schemes)))
+            ready.append((run, run_request(run, workspace, channel, first=rank == 0)))
         except ComptoirError as exc:
             run.status, run.reason = RunStatus.SKIPPED, exc.code[:40]
     if not ready:
-        return
+        return again
     try:
         with transaction.atomic():
             results = messages_send(workspace=workspace, requests=[r for _, r in ready])
@@ -172,14 +191,18 @@ def _send(workspace: Workspace, runs: list[ScheduledRun], now: dt.datetime) -> N
                 with transaction.atomic():
                     pairs.append((run, messages_send(workspace=workspace, requests=[request])[0]))
             except ComptoirError as exc:
-                run.status, run.reason = RunStatus.SKIPPED, exc.code[:40]
+                # About this channel (no email address, no channel that calls): "!" marks
+                # it fixable by the next one.
+                refused(run, "!" + exc.code)
     for run, result in pairs:
         message = result.message
         run.message_id = message.id
+        run.channel = plans[run.id][rank]
         if message.status == Status.BLOCKED:
-            run.status, run.reason = RunStatus.SKIPPED, (message.error_code or "blocked")[:40]
+            refused(run, message.error_code or "blocked")
         else:
             run.status = RunStatus.SENT
+    return again
 
 
 def runs_fire(runs: Sequence[ScheduledRun], *, now: dt.datetime | None = None) -> FireReport:

@@ -43,6 +43,16 @@ class RuleForm(forms.Form):
     )
     purpose = forms.ChoiceField(label=_lazy("Purpose"), choices=RulePurpose.choices)
     channel = forms.ChoiceField(label=_lazy("Channel"), choices=RuleChannel.choices)
+    fallback = forms.CharField(
+        label=_lazy("Then try (fallback)"),
+        required=False,
+        max_length=40,
+        initial="sms, voice, email",
+        help_text=_lazy(
+            "Channels tried next, in order, when one is refused (a fixed line, no email) or "
+            "its message fails: e.g. sms, voice, email. Empty: none."
+        ),
+    )
     template_fr = forms.CharField(
         label=_lazy("Text (French)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -67,6 +77,7 @@ class RuleForm(forms.Form):
             "at_time": rule.at_time,
             "purpose": rule.purpose,
             "channel": rule.channel,
+            "fallback": ", ".join(rule.fallback or ()),
             "template_fr": rule.templates.get("fr", ""),
             "template_en": rule.templates.get("en", ""),
             "conditions": json.dumps(rule.conditions, ensure_ascii=False)
@@ -92,7 +103,7 @@ class RuleForm(forms.Form):
 
     def service_error(self, exc: ComptoirError) -> None:
         """Put a service error on the input it names ("templates.fr" -> template_fr)."""
-        name = (exc.field or "").split(".")[0]
+        name = (exc.field or "").split(".")[0]  # "fallback.1" -> fallback
         if exc.field and exc.field.startswith("templates."):
             name = "template_" + exc.field.split(".", 1)[1]
         self.add_error(name if name in self.fields else None, exc.message)

@@ -136,6 +136,9 @@ class AutomationRule(BaseModel):
     channel = models.CharField(
         max_length=10, choices=RuleChannel.choices, default=RuleChannel.PREFERRED
     )
+    # The channels tried in this order when the first one is refused for a reason another
+    # fixes (a fixed line, no email…) or its message fails: ["sms", "voice", "email"].
+    fallback = models.JSONField(default=list, blank=True)
 
     objects = WorkspaceManager["AutomationRule"]()
 
@@ -188,6 +191,8 @@ class ScheduledRun(BaseModel):
     message = models.ForeignKey(
         "messaging.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The channel its message finally went by (sms, voice, email): the last one tried.
+    channel = models.CharField(max_length=8, blank=True, default="", db_default="")
 
     objects = WorkspaceManager["ScheduledRun"]()
 

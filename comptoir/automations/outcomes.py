@@ -4,7 +4,7 @@ transaction (signed and retried by comptoir.webhooks), one insert per batch."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -57,12 +57,19 @@ def run_payload(run: ScheduledRun) -> dict[str, Any]:
     }
 
 
+# Called with each outcome ("reminder.sent", "run.skipped") and its runs, in the firing
+# transaction (urgent alerts follow the rules' messages up).
+RUNS_HOOKS: list[Callable[[str, Sequence[ScheduledRun]], None]] = []
+
+
 def _emit(event_type: str, runs: Sequence[ScheduledRun]) -> None:
     by_workspace: dict[Any, list[ScheduledRun]] = defaultdict(list)
     for run in runs:
         by_workspace[run.workspace_id].append(run)
     for workspace_id, group in by_workspace.items():
         webhooks_emit(workspace_id, [(event_type, run_payload(r)) for r in group])
+    for hook in RUNS_HOOKS:
+        hook(event_type, runs)
 
 
 def runs_skipped_emit(runs: Sequence[ScheduledRun]) -> None:

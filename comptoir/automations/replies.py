@@ -28,6 +28,7 @@ from comptoir.automations.models import (
 from comptoir.automations.outcomes import appointment_payload
 from comptoir.automations.planning import contact_tz
 from comptoir.compliance.keywords import normalize
+from comptoir.messaging.awaiting import awaiting_filter, questions_latest
 from comptoir.messaging.models import Message, Purpose
 from comptoir.messaging.outbox import SendRequest, messages_send
 from comptoir.webhooks.services import webhooks_emit
@@ -35,6 +36,7 @@ from comptoir.webhooks.services import webhooks_emit
 # A reminder is answered within this long after it was sent.
 REPLY_WINDOW = dt.timedelta(hours=48)
 REPLY_KIND = "appointment_reply"
+AUTOMATION_KIND = "automation"  # the reminders' kind (firing.MESSAGE_KIND)
 ANSWER_KIND = "appointment_answer"
 OPT_OUT_KIND = "keyword_opt_out"
 CONFIRM = frozenset({"c", "oui", "yes", "confirmer", "confirme", "confirm"})
@@ -69,7 +71,8 @@ def answer_of(text: str) -> str | None:
 
 
 def _reminded(workspace_id: Any, contact_ids: set[Any], now: dt.datetime) -> dict[Any, Appointment]:
-    """Each contact's appointment whose reminder went out last, within the window (one query)."""
+    """Each contact's appointment whose reminder went out last, within the window, unless
+    another question (a waitlist offer, an alert…) went to them after it (two queries)."""
     runs = (
         ScheduledRun.objects.filter(
             workspace_id=workspace_id,
@@ -85,10 +88,15 @@ def _reminded(workspace_id: Any, contact_ids: set[Any], now: dt.datetime) -> dic
         .order_by("-fired_at")
     )
     found: dict[Any, Appointment] = {}
+    fired: dict[Any, dt.datetime] = {}
     for run in runs:
-        assert run.appointment is not None
+        assert run.appointment is not None and run.fired_at is not None
         found.setdefault(run.contact_id, run.appointment)
-    return found
+        fired.setdefault(run.contact_id, run.fired_at)
+    later = questions_latest(
+        workspace_id, set(found), since=now - REPLY_WINDOW, besides={AUTOMATION_KIND}
+    )
+    return {c: a for c, a in found.items() if not (c in later and later[c] > fired[c])}
 
 
 def _answer(message: Message, appointment: Appointment, outcome: str) -> SendRequest:
@@ -113,13 +121,13 @@ def _answer(message: Message, appointment: Appointment, outcome: str) -> SendReq
 def appointment_replies_apply(messages: Sequence[Message]) -> None:
     """Inbound step: act on answers to reminders, set-based per workspace."""
     by_workspace: dict[Any, list[tuple[Message, str]]] = defaultdict(list)
-    for message in messages:
+    now = timezone.now()
+    for message in awaiting_filter(messages, now):
         if message.contact_id is None or message.kind == OPT_OUT_KIND:
             continue
         outcome = answer_of(message.body)
         if outcome is not None:
             by_workspace[message.workspace_id].append((message, outcome))
-    now = timezone.now()
     for workspace_id, candidates in by_workspace.items():
         reminded = _reminded(workspace_id, {m.contact_id for m, _ in candidates}, now)
         acted: list[tuple[Message, Appointment, str]] = []

@@ -236,6 +236,39 @@ def _at_time_clean(value: Any) -> dt.time | None:
         ) from None
 
 
+FALLBACK_CHANNELS = ("sms", "voice", "email")
+# A service message should reach the customer somehow; marketing stays on its channel.
+DEFAULT_FALLBACK: dict[str, list[str]] = {"service": ["sms", "voice", "email"], "marketing": []}
+
+
+def fallback_clean(raw: Any, purpose: str) -> list[str]:
+    """The rule's fallback chain: None gives the purpose's default; a list is checked."""
+    if raw is None:
+        return list(DEFAULT_FALLBACK.get(purpose, []))
+    if isinstance(raw, str):
+        raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list | tuple):
+        raise ValidationError(
+            _('The fallback is a list of channels, e.g. ["sms", "voice", "email"].'),
+            field="fallback",
+        )
+    chain: list[str] = []
+    for index, value in enumerate(raw):
+        if value not in FALLBACK_CHANNELS:
+            raise ValidationError(
+                _("%(value)r is not a channel: use %(choices)s.")
+                % {"value": value, "choices": ", ".join(FALLBACK_CHANNELS)},
+                field=f"fallback.{index}",
+            )
+        if value in chain:
+            raise ValidationError(
+                _("%(value)s is twice in the fallback.") % {"value": value},
+                field=f"fallback.{index}",
+            )
+        chain.append(value)
+    return chain
+
+
 def rule_save(
     *,
     workspace: Workspace,
@@ -251,8 +284,12 @@ def rule_save(
     enabled: bool = True,
     key: str = "",
     rule: AutomationRule | None = None,
+    fallback: Any = None,
 ) -> AutomationRule:
-    """Create (or, given `rule`, replace) a rule, every field checked, the field named."""
+    """Create (or, given `rule`, replace) a rule, every field checked, the field named.
+
+    `fallback` None gives the purpose's default chain (service: sms, voice, email;
+    marketing: none)."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ValidationError(_("A rule needs a name of at most 120 characters."), field="name")
@@ -281,6 +318,7 @@ def rule_save(
         "purpose": purpose,
         "channel": channel,
         "enabled": bool(enabled),
+        "fallback": fallback_clean(fallback, purpose),
     }
     if rule is None:
         rule = AutomationRule(workspace=workspace, key=key)

@@ -50,6 +50,7 @@ def _save(form: RuleForm, workspace: Workspace, rule: AutomationRule | None) -> 
             channel=data["channel"],
             templates=form.templates(),
             conditions=data["conditions"],
+            fallback=data["fallback"],
         )
     except ComptoirError as exc:
         form.service_error(exc)
@@ -67,7 +68,7 @@ def rules_page(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     return render(request, "automations/rules.html", context)
 
 
-def _rule(workspace: Workspace, rule_id: Any) -> AutomationRule:
+def rule_or_404(workspace: Workspace, rule_id: Any) -> AutomationRule:
     rule = AutomationRule.objects.for_workspace(workspace).filter(id=rule_id).first()
     if rule is None:
         raise Http404(_("Not found in this workspace."))
@@ -76,7 +77,7 @@ def _rule(workspace: Workspace, rule_id: Any) -> AutomationRule:
 
 @owner_view
 def rule_edit(request: HttpRequest, workspace: Workspace, rule_id: Any) -> HttpResponse:
-    rule = _rule(workspace, rule_id)
+    rule = rule_or_404(workspace, rule_id)
     form = RuleForm(request.POST or None, initial=RuleForm.initial_for(rule))
     if request.method == "POST" and form.is_valid() and _save(form, workspace, rule):
         flash.success(request, _("Saved."))
@@ -89,7 +90,7 @@ def rule_edit(request: HttpRequest, workspace: Workspace, rule_id: Any) -> HttpR
 @owner_view
 @require_POST
 def rule_toggle(request: HttpRequest, workspace: Workspace, rule_id: Any) -> HttpResponse:
-    rule_enable(rule=_rule(workspace, rule_id), enabled=request.POST.get("enabled") == "1")
+    rule_enable(rule=rule_or_404(workspace, rule_id), enabled=request.POST.get("enabled") == "1")
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "automations/_rules.html", {"rules": _rules(workspace)})
     return redirect("automations:rules")

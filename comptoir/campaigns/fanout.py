@@ -20,36 +20,38 @@ two batches.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from comptoir.campaigns.audience import campaign_audience
-from comptoir.campaigns.links import new_codes
+from comptoir.campaigns.fanout_batch import (
+    CAMPAIGN_KIND,
+    LINK_COLUMNS,
+    MESSAGE_COLUMNS,
+    RECIPIENT_COLUMNS,
+    TOO_LONG,
+    Prepared,
+    Preparer,
+)
 from comptoir.campaigns.models import (
     Campaign,
     CampaignAudience,
     CampaignRecipient,
     CampaignStatus,
-    RecipientStatus,
     ShortLink,
 )
 from comptoir.campaigns.personalise import CONTACT_VARIABLES, Personaliser, text_compile
-from comptoir.compliance.decisions import Candidate, Refusal
-from comptoir.compliance.policy import Context, policy_for_workspace, refusals
+from comptoir.compliance.policy import policy_for_workspace
 from comptoir.core.bulk import convert, insert_rows
-from comptoir.core.ids import uuid7
 from comptoir.dispatch.claims import TRANSITION_COLUMNS
 from comptoir.dispatch.wakeup import wake_after_commit
-from comptoir.messaging.models import PRIORITY, Message, MessageTransition, Purpose, Status
+from comptoir.messaging.models import Message, MessageTransition, Status
 from comptoir.messaging.templating import placeholders
 
 log = logging.getLogger(__name__)
@@ -58,18 +60,17 @@ BATCH = 5000
 # A paused campaign's messages wait in this status, out of the dispatcher's reach (it
 # claims `queued` only); resuming puts them back. See docs/campaigns.md.
 HELD = Status.HELD
-CAMPAIGN_KIND = "campaign"
-_MESSAGE_FIELDS = list(Message._meta.concrete_fields)
-MESSAGE_COLUMNS = tuple(f.attname for f in _MESSAGE_FIELDS)
-RECIPIENT_COLUMNS = (
-    "campaign_id",
-    "contact_id",
-    "message_id",
-    "status",
-    "skip_code",
-    "skip_reason",
-)
-LINK_COLUMNS = ("code", "workspace_id", "campaign_id", "contact_id", "url", "is_test", "created_at")
+__all__ = [
+    "CAMPAIGN_KIND",
+    "HELD",
+    "LINK_COLUMNS",
+    "MESSAGE_COLUMNS",
+    "RECIPIENT_COLUMNS",
+    "TOO_LONG",
+    "campaign_fanout",
+    "campaign_messages",
+    "campaign_settle",
+]
 
 
 @dataclass
@@ -113,132 +114,18 @@ def audience_freeze(campaign: Campaign) -> int:
     return CampaignAudience.objects.filter(campaign=campaign).count()
 
 
-def _next_contacts(
-    campaign: Campaign, personaliser: Personaliser, size: int
-) -> list[dict[str, Any]]:
-    """The next `size` contacts of the frozen audience after the cursor, with what the
-    text needs (one range scan of the audience's key, joined to the contacts)."""
-    fields = ["contact_id", "contact__phone", "contact__number_type", "contact__timezone"]
-    fields += [f"contact__{name}" for name in personaliser.compiled.columns]
-    if personaliser.compiled.attributes:
-        fields.append("contact__attributes")
-    entries = CampaignAudience.objects.filter(campaign=campaign)
-    if campaign.fanout_cursor is not None:
-        entries = entries.filter(contact_id__gt=campaign.fanout_cursor)
-    rows = entries.order_by("contact_id").values(*dict.fromkeys(fields))[:size]
-    return [
-        {("id" if k == "contact_id" else k.removeprefix("contact__")): v for k, v in row.items()}
-        for row in rows
-    ]
-
-
-TOO_LONG = "too_long"
-
-
-def _batch(
-    campaign: Campaign,
-    personaliser: Personaliser,
-    rows: list[dict[str, Any]],
-    now: dt.datetime,
-    report: FanoutReport,
-) -> tuple[int, int]:
-    """Decide, fill and write one batch (the caller holds the transaction)."""
+def _batch(campaign: Campaign, batch: Prepared, report: FanoutReport) -> tuple[int, int]:
+    """Write one prepared batch (the caller holds the transaction); (queued, skipped)."""
     clock = time.perf_counter()
-    workspace = campaign.workspace
-    channel = campaign.channel
-    candidates = [
-        Candidate(
-            key=row["id"],
-            scheme=channel.scheme,
-            number_type=row["number_type"] or "unknown",
-            purpose=Purpose.MARKETING,
-            contact_id=row["id"],
-            kind=CAMPAIGN_KIND,
-            phone=row["phone"],
-            workspace_id=workspace.id,
-            send_at=now,
-            contact_tz=row["timezone"] or "",
-        )
-        for row in rows
-    ]
-    found = refusals(candidates, Context(workspace=workspace, stage="create", now=now))
-    clock = report.timed("compliance", clock)
-    cap = workspace.segment_cap
-    too_long = Refusal(
-        TOO_LONG,
-        _("With this customer's details the text would take more than %(cap)d SMS.") % {"cap": cap},
-    )
-    urls = [u.url for u in personaliser.compiled.urls]
-    links_per = len(urls)
-    going = [r for r in rows if (r["id"] not in found or found[r["id"]].until is not None)]
-    codes = iter(new_codes(links_per * len(going)))
-    defaults = {f.attname: f.get_default() for f in _MESSAGE_FIELDS}
-    defaults.update(
-        workspace_id=workspace.id,
-        channel_id=channel.id,
-        created_at=now,
-        updated_at=now,
-        purpose=Purpose.MARKETING,
-        priority=PRIORITY[Purpose.MARKETING],
-        status=Status.QUEUED,
-        kind=CAMPAIGN_KIND,
-    )
-    messages: list[list[Any]] = []
-    transitions: list[tuple[Any, ...]] = []
-    links: list[tuple[Any, ...]] = []
-    recipients: list[tuple[Any, ...]] = []
-    for row in rows:
-        refusal = found.get(row["id"])
-        if refusal is not None and refusal.until is None:
-            recipients.append(
-                (
-                    campaign.id,
-                    row["id"],
-                    None,
-                    RecipientStatus.SKIPPED,
-                    refusal.code,
-                    refusal.reason,
-                )
-            )
-            continue
-        filled = personaliser.fill(personaliser.values_of(row))
-        if filled.segments > cap:
-            recipients.append(
-                (campaign.id, row["id"], None, RecipientStatus.SKIPPED, TOO_LONG, too_long.reason)
-            )
-            continue
-        own = [next(codes) for _i in range(links_per)]
-        message_id = uuid7()
-        code, reason = (refusal.code, refusal.reason) if refusal else ("", "")
-        values = dict(
-            defaults,
-            id=message_id,
-            contact_id=row["id"],
-            address=row["phone"],
-            body=personaliser.with_links(filled.text, own) if own else filled.text,
-            send_at=refusal.until if refusal else now,
-            encoding=filled.encoding,
-            segments=filled.segments,
-            error_code=code,
-            error_reason=reason,
-        )
-        messages.append([values[c] for c in MESSAGE_COLUMNS])
-        transitions.append((message_id, Status.QUEUED, now, code, reason))
-        links += [
-            (c, workspace.id, campaign.id, row["id"], url, False, now)
-            for c, url in zip(own, urls, strict=True)
-        ]
-        recipients.append((campaign.id, row["id"], message_id, RecipientStatus.QUEUED, "", ""))
-    clock = report.timed("personalise", clock)
     # First: a contact some other run already decided fails here, before anything else.
-    insert_rows(CampaignRecipient, RECIPIENT_COLUMNS, recipients)
+    insert_rows(CampaignRecipient, RECIPIENT_COLUMNS, batch.recipients)
     clock = report.timed("write recipients", clock)
-    insert_rows(Message, MESSAGE_COLUMNS, messages)
-    insert_rows(MessageTransition, TRANSITION_COLUMNS, transitions)
+    insert_rows(Message, MESSAGE_COLUMNS, batch.messages)
+    insert_rows(MessageTransition, TRANSITION_COLUMNS, batch.transitions)
     clock = report.timed("write messages", clock)
-    insert_rows(ShortLink, LINK_COLUMNS, links)
+    insert_rows(ShortLink, LINK_COLUMNS, batch.links)
     report.timed("write links", clock)
-    return len(messages), len(rows) - len(messages)
+    return batch.queued, batch.skipped
 
 
 def campaign_fanout(campaign_id: uuid.UUID | str, *, batch: int = BATCH) -> FanoutReport:
@@ -254,26 +141,32 @@ def campaign_fanout(campaign_id: uuid.UUID | str, *, batch: int = BATCH) -> Fano
     )
     compiled = text_compile(campaign.body, known_attributes=_attributes(campaign))
     personaliser = Personaliser(compiled, policy_for_workspace(campaign.workspace))
-    while not report.done:
-        for attempt in range(3):
-            try:
-                with transaction.atomic():
-                    if not _fanout_batch(campaign, personaliser, batch, report):
-                        return report
-                break
-            except IntegrityError:
-                # Two random link codes collided, or another run decided one of these
-                # contacts: the batch rolled back whole; take it again from the cursor.
-                if attempt == 2:
-                    raise
-                log.warning("campaign %s: fan-out batch retried after a conflict", campaign.id)
+    # The next batch is made while this one commits, on a second connection: only on
+    # PostgreSQL (SQLite's work is all in this process) and outside a caller's
+    # transaction (the thread could not see what it has not committed).
+    ahead = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with Preparer(campaign, personaliser, batch, ahead=ahead) as preparer:
+        while not report.done:
+            for attempt in range(3):
+                try:
+                    with transaction.atomic():
+                        if not _fanout_batch(campaign, preparer, report):
+                            return report
+                        clock = time.perf_counter()
+                    report.timed("commit", clock)
+                    break
+                except IntegrityError:
+                    # Two random link codes collided, or another run decided one of
+                    # these contacts: the batch rolled back whole; take it again from
+                    # the cursor.
+                    if attempt == 2:
+                        raise
+                    log.warning("campaign %s: fan-out batch retried after a conflict", campaign.id)
     campaign_settle(campaign)
     return report
 
 
-def _fanout_batch(
-    campaign: Campaign, personaliser: Personaliser, size: int, report: FanoutReport
-) -> bool:
+def _fanout_batch(campaign: Campaign, preparer: Preparer, report: FanoutReport) -> bool:
     """One batch, inside the caller's transaction; False when the campaign is not sending."""
     status = _lock(campaign)
     if status != CampaignStatus.SENDING:
@@ -287,9 +180,11 @@ def _fanout_batch(
         campaign.save(update_fields=["recipients_count", "audience_frozen_at"])
         report.timed("freeze audience", clock)
         return True  # committed on its own: the batches start from a frozen audience
-    rows = _next_contacts(campaign, personaliser, size)
-    clock = report.timed("read audience", clock)
-    if not rows:
+    batch = preparer.take(campaign.fanout_cursor)
+    for step, seconds in batch.timings.items():
+        report.timings[step] = report.timings.get(step, 0.0) + seconds
+    clock = report.timed("wait for the batch", clock)
+    if batch.last is None:
         campaign.fanned_out_at = now
         campaign.recipients_count = campaign.queued_count + campaign.skipped_count
         campaign.save(update_fields=["fanned_out_at", "recipients_count"])
@@ -297,10 +192,11 @@ def _fanout_batch(
         report.timed("clear audience", clock)
         report.done = True
         return True
-    queued, skipped = _batch(campaign, personaliser, rows, now, report)
+    queued, skipped = _batch(campaign, batch, report)
+    preparer.ahead(batch.last)  # the next batch, made while this one commits
     campaign.queued_count += queued
     campaign.skipped_count += skipped
-    campaign.fanout_cursor = rows[-1]["id"]
+    campaign.fanout_cursor = batch.last
     campaign.fanout_heartbeat = now
     campaign.save(
         update_fields=["queued_count", "skipped_count", "fanout_cursor", "fanout_heartbeat"]

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -65,8 +66,12 @@ MAX_TRAILING_WORDS = 2
 _NOT_WORD = re.compile(r"[^\w\s]+")
 
 
+@lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
-    """Lower-case, accents and punctuation removed, spaces folded: 'ARRÊT !' -> 'arret'."""
+    """Lower-case, accents and punctuation removed, spaces folded: 'ARRÊT !' -> 'arret'.
+
+    Cached: each inbound text is read by several steps (keywords, answers, urgent words).
+    """
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(_NOT_WORD.sub(" ", bare).split())

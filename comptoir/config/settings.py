@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "comptoir.providers.smpp",  # binds held by the worker (started with it)
     "comptoir.sandbox",
     "comptoir.automations",
+    "comptoir.alerts",
+    "comptoir.surveys",
+    "comptoir.waitlist",
     "comptoir.campaigns",
     "comptoir.imports",
     "comptoir.segments",

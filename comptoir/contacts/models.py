@@ -43,6 +43,8 @@ class Contact(BaseModel):
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
     # A number that wrote to us before anyone typed its name in.
     is_prospect = models.BooleanField(default=False)
+    # Until when a reply from them may answer a question we sent (comptoir.messaging.awaiting).
+    awaiting_until = models.DateTimeField(null=True, blank=True)
 
     objects = WorkspaceManager["Contact"]()
 

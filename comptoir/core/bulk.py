@@ -3,21 +3,28 @@
 Django's bulk_create prepares every value through every field's full conversion chain
 and splits SQLite inserts at 999 parameters; on the send path that costs more than the
 database itself. Here each column gets one cheap converter chosen once per call, and
-the rows go in one `executemany` (a prepared statement on SQLite, a pipeline on psycopg).
+the rows go in one `executemany` on SQLite (a prepared statement), one binary `COPY` on
+PostgreSQL from COPY_MIN_ROWS rows (psycopg's C dumpers: a third of the time of an
+INSERT of arrays, whose text psycopg builds in Python), else one INSERT of arrays.
 Only for plain columns: the caller gives complete rows (no defaults are filled in).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
 from django.db.models.fields import AutoFieldMixin
+from psycopg.postgres import types as pg_types
 
 Converter = Callable[[Any], Any]
+
+# From this many rows a COPY beats one INSERT (below, its extra round trip costs more).
+COPY_MIN_ROWS = 50
 
 
 def _converter(field: models.Field[Any, Any]) -> Converter | None:
@@ -48,7 +55,8 @@ def insert_rows(
     """INSERT rows given as tuples in `columns` order (attribute names, e.g. `contact_id`).
 
     With `ignore_conflicts`, rows that break a unique constraint are skipped
-    (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike).
+    (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike). Constraints, triggers and
+    errors are the same whichever statement is used (a duplicate is an IntegrityError).
     """
     meta = model._meta
     # get_field knows attribute names (`contact_id`) too; only concrete columns are allowed.
@@ -68,6 +76,9 @@ def insert_rows(
         quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
     )
     tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    if connection.vendor == "postgresql" and not ignore_conflicts and len(params) >= COPY_MIN_ROWS:
+        _copy(meta.db_table, fields, params)
+        return
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             # SQLite runs in-process: a prepared statement per row costs next to nothing.
@@ -80,6 +91,41 @@ def insert_rows(
         casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
         sql = f"{head.removesuffix('VALUES ')}SELECT * FROM unnest({casts}){tail}"  # noqa: S608
         cursor.execute(sql, arrays)
+
+
+def _copy(table: str, fields: Sequence[models.Field[Any, Any]], rows: list[Any]) -> None:
+    """COPY rows into a PostgreSQL table: binary when every column's type is known."""
+    quote = connection.ops.quote_name
+    oids = [_type_oid(f) for f in fields]
+    binary = all(oids)
+    sql = "COPY {} ({}) FROM STDIN{}".format(
+        quote(table),
+        ", ".join(quote(str(f.column)) for f in fields),
+        " (FORMAT BINARY)" if binary else "",
+    )
+    start = time.monotonic()
+    # wrap_database_errors: a broken constraint is Django's IntegrityError, as with INSERT.
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        if binary:
+            copy.set_types(oids)
+        for row in rows:
+            copy.write_row(row)
+    if connection.queries_logged:
+        # Counted like any other statement (query-count tests, the debug toolbar).
+        connection.queries_log.append(
+            {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - start:.3f}"}
+        )
+
+
+def _type_oid(field: models.Field[Any, Any]) -> int | None:
+    """The PostgreSQL type oid of a column (e.g. `varchar(24)` → varchar's), or None."""
+    db_type = field.db_type(connection) or ""
+    info = pg_types.get(db_type.split("(")[0].strip())
+    return info.oid if info else None
 
 
 def update_objects(objs: Sequence[models.Model], columns: Sequence[str]) -> None:

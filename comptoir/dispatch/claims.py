@@ -35,6 +35,9 @@ CLAIM_FIELDS = (
     "contact__timezone",
     "contact_id",
     "kind",
+    "medium",
+    "gather_digits",
+    "contact__language",
 )
 TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
 
@@ -97,7 +100,8 @@ def block(channel: Channel, rows: list[dict[str, Any]], token: uuid.UUID) -> lis
     candidates = [
         Candidate(
             r["id"],
-            channel.scheme,
+            # A call reaches a fixed line: the SMS-only rules do not apply to it.
+            "voice" if r["medium"] == "voice" else channel.scheme,
             r["contact__number_type"] or "unknown",
             r["purpose"],
             contact_id=r["contact_id"],

@@ -32,8 +32,10 @@ from django.utils import timezone
 from comptoir.channels.models import Channel, ChannelStatus
 from comptoir.compliance.provider_optout import provider_optouts_at_send
 from comptoir.core.bulk import insert_rows
-from comptoir.dispatch import claims, failover, ratelimit
+from comptoir.dispatch import claims, failover, ratelimit, voice
 from comptoir.dispatch.models import SharedLimit
+from comptoir.dispatch.recorder import Recorder, all_sent
+from comptoir.messaging.failures import messages_failed
 from comptoir.messaging.inbound import pending_receipts_apply
 from comptoir.messaging.models import Message, MessageTransition, Status
 from comptoir.providers.base import (
@@ -164,6 +166,7 @@ def _record(
             )  # fmt: skip
             transitions.append((message_id, Status.UNKNOWN, now, code, result.reason))
         insert_rows(MessageTransition, claims.TRANSITION_COLUMNS, transitions)
+        messages_failed([message_id for message_id, _ in failed])
         if stopped:
             provider_optouts_at_send(channel, stopped)
         report.tripped = failover.health_record(channel=channel, results=results, now=now)
@@ -201,6 +204,31 @@ def _limits(channel: Channel) -> list[ratelimit.Limit]:
     return limits
 
 
+def _hand_to_provider(
+    channel: Channel, ptype: ProviderType, config: ChannelConfig, rows: list[dict[str, Any]]
+) -> list[SendResult]:
+    """Texts in one `send_many`, voice messages one `call` each; results in `rows` order."""
+    texts = [r for r in rows if r["medium"] != "voice"]
+    outgoing = [
+        OutgoingMessage(
+            reference=str(r["id"]),
+            to=r["address"],
+            sender=config.address,
+            body=r["body"],
+            encoding=r["encoding"],
+            segments=r["segments"],
+            subject=r["subject"],
+        )
+        for r in texts
+    ]
+    by_id = dict(zip([r["id"] for r in texts], ptype.send_many(config, outgoing), strict=True))
+    language = channel.workspace.language
+    for row in rows:
+        if row["medium"] == "voice":
+            by_id[row["id"]] = voice.call_place(ptype, config, row, language)
+    return [by_id[r["id"]] for r in rows]
+
+
 def _send_batch(
     channel: Channel,
     ptype: ProviderType,
@@ -209,6 +237,7 @@ def _send_batch(
     token: uuid.UUID,
     deadline: float,
     report: DispatchReport,
+    recorder: Recorder,
 ) -> bool:
     """Send claimed rows in adapter-sized slices at the channel's pace; False to stop."""
     limits = _limits(channel)
@@ -227,20 +256,8 @@ def _send_batch(
         chunk = claims.mark_sending(chunk, token)
         if not chunk:
             continue
-        outgoing = [
-            OutgoingMessage(
-                reference=str(r["id"]),
-                to=r["address"],
-                sender=config.address,
-                body=r["body"],
-                encoding=r["encoding"],
-                segments=r["segments"],
-                subject=r["subject"],
-            )
-            for r in chunk
-        ]
         try:
-            results = ptype.send_many(config, outgoing)
+            results = _hand_to_provider(channel, ptype, config, chunk)
         except Exception as exc:
             # The adapter broke its contract; the provider may or may not have the messages,
             # so they stay `sending` for the reaper to settle rather than risk a duplicate.
@@ -254,6 +271,10 @@ def _send_batch(
             )
             claims.release(rest, token)
             return False
+        if all_sent(results):
+            recorder.submit(channel, chunk, results, token)  # written while the next goes
+            continue
+        recorder.drain()
         _record(channel, chunk, results, token, report)
         if report.tripped:
             # Not one more through a provider that is down: the rest goes to the backup.
@@ -288,22 +309,28 @@ def dispatch_channel(
     # A tripped channel whose cool-down is over gets one message: its answer decides.
     probe = mode is failover.Mode.PROBING
     deadline = time.monotonic() + budget
-    while time.monotonic() < deadline:
-        token = uuid.uuid4()
-        rows = claims.claim(channel, 1 if probe else size, token)
-        if not rows:
-            break
-        report.claimed += len(rows)
-        may_go = claims.block(channel, rows, token)
-        report.blocked += len(rows) - len(may_go)
-        going = _send_batch(channel, ptype, config, may_go, token, deadline, report)
-        if report.tripped and _hand_over(channel, report):
-            return report
-        if not going:
-            break
-        probe = probe and not may_go  # a probe blocked by compliance proved nothing
-    else:
-        report.more = True
+    recorder = Recorder(_record, report, DispatchReport)
+    try:
+        while time.monotonic() < deadline:
+            token = uuid.uuid4()
+            rows = claims.claim(channel, 1 if probe else size, token)
+            if not rows:
+                break
+            report.claimed += len(rows)
+            may_go = claims.block(channel, rows, token)
+            report.blocked += len(rows) - len(may_go)
+            going = _send_batch(channel, ptype, config, may_go, token, deadline, report, recorder)
+            if report.tripped:
+                recorder.drain()
+                if _hand_over(channel, report):
+                    return report
+            if not going:
+                break
+            probe = probe and not may_go  # a probe blocked by compliance proved nothing
+        else:
+            report.more = True
+    finally:
+        recorder.close()  # every record written (and counted) before the run ends
     if not report.more and not report.retry_in:
         report.next_due = _next_due(channel)
     return report

@@ -42,7 +42,8 @@ from comptoir.core.bulk import insert_rows
 from comptoir.dispatch.claims import TRANSITION_COLUMNS
 from comptoir.dispatch.reaper import REQUEUED_AFTER_CRASH
 from comptoir.dispatch.wakeup import wake
-from comptoir.messaging.models import Message, MessageTransition, Status
+from comptoir.messaging.models import Medium, Message, MessageTransition, Status
+from comptoir.messaging.voice import can_call
 from comptoir.providers.base import Outcome, SendResult
 from comptoir.providers.registry import UnknownProvider, provider_type
 
@@ -172,6 +173,8 @@ def reroute(*, channel: Channel, backup: Channel, now: dt.datetime | None = None
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .exclude(Exists(crash_requeued))
     )
+    if not can_call(backup):
+        movable = movable.exclude(medium=Medium.VOICE)  # calls wait for a channel that calls
     reason = _("Sent through %(backup)s: %(channel)s is failing.") % {
         "backup": backup.name,
         "channel": channel.name,

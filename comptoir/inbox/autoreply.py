@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,7 +40,7 @@ from comptoir.inbox.services import (
     inbox_settings,
 )
 from comptoir.messaging.models import Direction, Message, Purpose, Status
-from comptoir.messaging.outbox import SendRequest, messages_send
+from comptoir.messaging.outbox import Enqueued, SendRequest, messages_send
 from comptoir.messaging.templating import placeholders, render
 
 log = logging.getLogger(__name__)
@@ -229,46 +230,101 @@ def _only_question(conversation: Conversation) -> bool:
     return (pending.first() or 0) <= 1
 
 
-def auto_answer_send(attempt: Attempt) -> Message | None:
-    """Send the matched rule's answer; the conversation counts as answered when it is."""
+def _answer_request(attempt: Attempt) -> tuple[SendRequest, bool]:
+    """The answer to send, and whether it really answers (an order found, say)."""
     rule, contact, message = attempt.rule, attempt.contact, attempt.message
     assert rule is not None and contact is not None
-    workspace = attempt.conversation.workspace
     values, answers = dict(attempt.values), True
     if rule.topic == ORDER_STATUS:
-        event = latest_order_event(workspace, contact)
+        event = latest_order_event(attempt.conversation.workspace, contact)
         values[ORDER_STATUS], answers = order_status_text(event, attempt.language)
+    request = SendRequest(
+        to=str(contact.id),
+        body=render(rule.answer, values, field="answer"),
+        purpose=Purpose.CONVERSATIONAL,
+        idempotency_key=f"{KIND}:{message.id}:{rule.id}",
+        kind=KIND,
+    )
+    return request, answers
+
+
+def _queue(workspace: Any, requests: list[SendRequest]) -> list[Enqueued | None]:
+    """Queue the answers together; if the outbox refuses the call (one bad answer refuses
+    all), each alone. A failure never undoes the stored messages (savepoints)."""
     try:
-        with transaction.atomic():  # a failure here must not undo the stored message
-            request = SendRequest(
-                to=str(contact.id),
-                body=render(rule.answer, values, field="answer"),
-                purpose=Purpose.CONVERSATIONAL,
-                idempotency_key=f"{KIND}:{message.id}:{rule.id}",
-                kind=KIND,
+        with transaction.atomic():
+            return list(messages_send(workspace=workspace, requests=requests))
+    except ComptoirError:
+        pass
+    sent: list[Enqueued | None] = []
+    for request in requests:
+        try:
+            with transaction.atomic():
+                sent.append(messages_send(workspace=workspace, requests=[request])[0])
+        except ComptoirError as exc:
+            log.warning("auto-answer %s not sent: %s", request.idempotency_key, exc.message)
+            sent.append(None)
+    return sent
+
+
+def auto_answers_send(attempts: Sequence[Attempt]) -> list[Enqueued | None]:
+    """Send the matched rules' answers of one workspace in one call; a conversation counts
+    as answered when its answer really answers and nothing else waits."""
+    ready: list[tuple[Attempt, SendRequest, bool]] = []
+    for attempt in attempts:
+        try:
+            request, answers = _answer_request(attempt)
+        except ComptoirError as exc:  # a rule broken outside auto_answer_save
+            log.warning("auto-answer for message %s not sent: %s", attempt.message.id, exc.message)
+            continue
+        ready.append((attempt, request, answers))
+    if not ready:
+        return []
+    workspace = ready[0][0].conversation.workspace
+    sent = _queue(workspace, [request for _a, request, _answers in ready])
+    for (attempt, _request, answers), result in zip(ready, sent, strict=True):
+        if result is None:
+            continue
+        if result.message.status == Status.BLOCKED:
+            log.debug(
+                "auto-answer for %s blocked: %s", attempt.message.id, result.message.error_code
             )
-            result = messages_send(workspace=workspace, requests=[request])[0]
-    except ComptoirError as exc:
-        log.warning("auto-answer %s for message %s not sent: %s", rule.id, message.id, exc.message)
-        return None
-    sent = result.message
-    if sent.status == Status.BLOCKED:
-        log.debug("auto-answer for message %s blocked: %s", message.id, sent.error_code)
-    elif result.created and answers and _only_question(attempt.conversation):
-        conversation_answered(attempt.conversation, sent)
+        elif result.created and answers and _only_question(attempt.conversation):
+            conversation_answered(attempt.conversation, result.message)
     return sent
 
 
 def auto_answers_reply(messages: Sequence[Message]) -> None:
-    """Inbound step: answer the customers' messages a rule of the shop answers."""
+    """Inbound step: answer the customers' messages a rule of the shop answers.
+
+    The guards run message by message; the answers of the batch are queued together, so
+    the guards also count the answers chosen earlier in the batch (not yet in the table).
+    """
     rules_cache: dict[Any, list[AutoAnswer]] = {}
+    chosen: dict[Any, list[Attempt]] = defaultdict(list)
+    in_batch: dict[Any, list[Any]] = defaultdict(list)  # contact → rules answered here
     for message in messages:
         conversation: Conversation | None = getattr(message, "conversation", None)
         if conversation is None:
             continue  # not filed by the inbox: nothing to answer in
         attempt = Attempt(message=message, conversation=conversation, rules_cache=rules_cache)
-        reason = skip_reason(attempt)
+        reason = skip_reason(attempt) or _batch_reason(attempt, in_batch[message.contact_id])
         if reason is not None:
             log.debug("no auto-answer for message %s: %s", message.id, reason)
             continue
-        auto_answer_send(attempt)
+        assert attempt.rule is not None
+        in_batch[message.contact_id].append(attempt.rule.id)
+        chosen[conversation.workspace_id].append(attempt)
+    for attempts in chosen.values():
+        auto_answers_send(attempts)
+
+
+def _batch_reason(attempt: Attempt, rules: list[Any]) -> str | None:
+    """The loop guard for answers chosen earlier in this batch (queued at its end)."""
+    if not rules:
+        return None
+    assert attempt.rule is not None
+    if rules[-1] == attempt.rule.id:
+        return "same_rule_again"
+    earlier = sum(1 for kind, _key, _at in attempt.recent_answers if kind == KIND)
+    return "hourly_cap" if earlier + len(rules) >= HOURLY_CAP else None

@@ -18,7 +18,7 @@ from comptoir.contacts.models import Contact
 from comptoir.core.bulk import insert_objects, update_objects
 from comptoir.core.ids import uuid7
 from comptoir.inbox.models import Conversation, ConversationStatus, Team
-from comptoir.inbox.priority import urgent_word_in, urgent_words
+from comptoir.inbox.priority import flagged, urgent_word_in, urgent_words
 from comptoir.inbox.services import (
     TEAM_BROADCAST,
     TEAM_REPLY,
@@ -60,7 +60,13 @@ def _receive(conversation: Conversation, message: Message, *, vip: bool) -> None
         conversation.status = ConversationStatus.OPEN
         language = (conversation.contact.language if conversation.contact else "") or ""
         words = urgent_words({language, workspace.language, "en"} - {""}, settings.urgent_words)
-        conversation.urgent_word = conversation.urgent_word or urgent_word_in(message.body, words)
+        # An earlier inbound step may flag the message (a low survey score): its reason wins.
+        reason = getattr(message, "priority_reason", "")
+        conversation.urgent_word = (
+            (flagged(reason) if reason else "")
+            or conversation.urgent_word
+            or urgent_word_in(message.body, words)
+        )
     conversation.vip = vip
     rescore(conversation)
 

@@ -24,6 +24,10 @@ POINTS_URGENT = 40
 POINTS_PER_UNANSWERED = 5
 UNANSWERED_COUNTED = 5
 MINUTES_PER_POINT = 2
+# A reason the system flags a conversation with ("Survey score 2/5"), kept in urgent_word
+# behind this mark (normalised urgent words never start with it): an urgent word's points,
+# shown as it is.
+FLAG_MARK = "!"
 
 # Built-in urgent words per language (accents and case do not matter); workspaces add theirs.
 URGENT_WORDS: Mapping[str, tuple[str, ...]] = {
@@ -69,6 +73,11 @@ def urgent_word_in(text: str, words: Iterable[str]) -> str:
     return next((w for w in words if f" {w} " in padded), "")
 
 
+def flagged(reason: str) -> str:
+    """The urgent_word value that flags a conversation with this reason."""
+    return (FLAG_MARK + reason)[:64]
+
+
 def base_points(*, vip: bool, urgent: bool, unanswered: int) -> int:
     return (
         (POINTS_VIP if vip else 0)
@@ -101,7 +110,9 @@ def score_parts(
     parts = []
     if vip:
         parts.append(Part(_("VIP customer"), POINTS_VIP))
-    if urgent_word:
+    if urgent_word.startswith(FLAG_MARK):
+        parts.append(Part(urgent_word[len(FLAG_MARK) :], POINTS_URGENT))
+    elif urgent_word:
         parts.append(Part(_("urgent word “%(word)s”") % {"word": urgent_word}, POINTS_URGENT))
     if unanswered:
         counted = min(unanswered, UNANSWERED_COUNTED)

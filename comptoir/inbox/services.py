@@ -32,8 +32,18 @@ from comptoir.workspaces.models import Membership, Workspace
 
 KEYWORD_PREFIX = "keyword_"
 # Customers' messages the system answered itself: an appointment confirmed by "C", an
-# interest survey answer. Like STOP, they wait for nobody (and get no auto-answer).
-HANDLED_KINDS = frozenset({"appointment_reply", "profiling_answer"})
+# interest survey answer, a satisfaction score (not a low one: that one waits for staff).
+# Like STOP, they wait for nobody (and get no auto-answer).
+HANDLED_KINDS = frozenset(
+    {
+        "appointment_reply",
+        "profiling_answer",
+        "survey_answer",
+        "waitlist_reply",
+        "alert_ack",
+        "channel_answer",
+    }
+)
 
 
 def handled_by_system(message: Message) -> bool:

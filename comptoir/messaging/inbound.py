@@ -26,6 +26,7 @@ from comptoir.core.bulk import insert_objects, insert_rows
 from comptoir.core.errors import ValidationError
 from comptoir.core.ids import uuid7
 from comptoir.messaging.encoding import analyze
+from comptoir.messaging.failures import messages_failed
 from comptoir.messaging.models import (
     Direction,
     Message,
@@ -202,6 +203,7 @@ def _apply_statuses(
                 Message.objects.filter(id__in=message_ids).update(
                     status=Status.FAILED, error_code=code, error_reason=reason, **stamp
                 )
+            messages_failed(ids)
         else:
             Message.objects.filter(id__in=ids).update(status=Status(status.value), **stamp)
         insert_rows(
@@ -349,7 +351,10 @@ def events_store_many(items: Sequence[tuple[Channel, Sequence[Event]]]) -> list[
                 transaction.on_commit(lambda h=handler: h(received))  # type: ignore[misc]
     for (channel, _events), report in zip(items, reports, strict=True):
         if report.unmatched:
-            log.info("channel %s: %d receipts matched no message", channel.id, report.unmatched)
+            # Usually early: the provider answered before the dispatcher recorded the send;
+            # kept, and applied when it does (pending_receipts_apply).
+            unmatched = report.unmatched
+            log.debug("channel %s: %d receipts matched no message yet", channel.id, unmatched)
     return reports
 
 

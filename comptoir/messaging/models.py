@@ -61,6 +61,13 @@ class Status(models.TextChoices):
 FINAL_STATUSES = frozenset({Status.DELIVERED, Status.FAILED, Status.BLOCKED})
 
 
+class Medium(models.TextChoices):
+    """How a message reaches the customer on its channel: written, or read aloud in a call."""
+
+    TEXT = "text", _("Text")
+    VOICE = "voice", _("Voice call")
+
+
 class Message(BaseModel):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="messages")
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
@@ -76,6 +83,12 @@ class Message(BaseModel):
     purpose = models.CharField(
         max_length=16, choices=Purpose.choices, default=Purpose.CONVERSATIONAL
     )
+    # A voice message is a call on a phone channel whose provider can place calls: its body
+    # is read aloud (text-to-speech), then `gather_digits` keys are listened for.
+    medium = models.CharField(
+        max_length=8, choices=Medium.choices, default=Medium.TEXT, db_default=Medium.TEXT
+    )
+    gather_digits = models.PositiveSmallIntegerField(default=0, db_default=0)
     priority = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     send_at = models.DateTimeField()
@@ -152,6 +165,34 @@ class MessageTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} at {self.at}"
+
+
+class CallEvent(models.Model):
+    """What happened during a voice message's call: its end (`status`) or keys pressed.
+
+    Written from the provider's `call_status` / `call_keypress` events; one row per event
+    (a webhook delivered twice is stored once).
+    """
+
+    STATUS = "status"
+    KEYPRESS = "keypress"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="call_events")
+    kind = models.CharField(max_length=8, choices=[(STATUS, "status"), (KEYPRESS, "keypress")])
+    status = models.CharField(max_length=16, blank=True)  # the provider's: completed, busy…
+    digits = models.CharField(max_length=32, blank=True)
+    provider_id = models.CharField(max_length=100)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "provider_id"], name="call_event_provider_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status or self.digits} at {self.at}"
 
 
 class PendingReceipt(models.Model):

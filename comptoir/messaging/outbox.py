@@ -18,8 +18,16 @@ from comptoir.core.bulk import insert_objects
 from comptoir.core.errors import Conflict, ValidationError
 from comptoir.core.ids import uuid7
 from comptoir.dispatch.wakeup import wake_after_commit
+from comptoir.messaging.awaiting import awaiting_record
 from comptoir.messaging.encoding import Replacement, analyze
-from comptoir.messaging.models import PRIORITY, Message, MessageTransition, Purpose, Status
+from comptoir.messaging.models import (
+    PRIORITY,
+    Medium,
+    Message,
+    MessageTransition,
+    Purpose,
+    Status,
+)
 from comptoir.messaging.recipients import (
     EMAIL,
     channels_for,
@@ -27,6 +35,7 @@ from comptoir.messaging.recipients import (
     resolve_recipients,
 )
 from comptoir.messaging.recipients import default_channel as default_channel  # re-exported
+from comptoir.messaging.voice import VOICE_MAX_CHARS, check_voice_channel, voice_channel
 from comptoir.workspaces.models import Workspace
 
 
@@ -38,6 +47,10 @@ class SendRequest:
     address. It goes on `channel` (a channel id) when given, else on the workspace's
     default channel of `scheme` ("sms" when neither is given). Only emails have a
     `subject` (the workspace's name when left empty).
+
+    `medium="voice"` makes it a call: the body is read aloud to the number, then
+    `gather_digits` keys are listened for (0: none). It goes on `channel` when given (its
+    provider must place calls), else on the workspace's first channel that can.
     """
 
     to: str
@@ -50,6 +63,8 @@ class SendRequest:
     channel: str | None = None
     scheme: str = ""
     subject: str = ""
+    medium: str = Medium.TEXT
+    gather_digits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +84,7 @@ class _Prepared:
     segments: int
     subject: str = ""
     replacements: tuple[Replacement, ...] = ()
+    medium: str = Medium.TEXT
 
 
 class IdempotencyConflict(Conflict):
@@ -87,6 +103,8 @@ def _request_hash(request: SendRequest, to: str) -> str:
     if request.channel or request.scheme or request.subject:
         # Only when given, so requests stored before these existed keep their hash.
         parts += [str(request.channel or ""), request.scheme, request.subject]
+    if request.medium != Medium.TEXT or request.gather_digits:
+        parts += [request.medium, str(request.gather_digits)]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -145,6 +163,8 @@ def _enqueue(
                 segments=ready.segments,
                 kind=request.kind,
                 author_id=request.author_id,
+                medium=ready.medium,
+                gather_digits=request.gather_digits,
             )
         )
     context = Context(workspace=workspace, stage="create", now=now)
@@ -152,7 +172,8 @@ def _enqueue(
         [
             Candidate(
                 key=i,
-                scheme=m.channel.scheme,
+                # A call reaches a fixed line: the SMS-only rules do not apply to it.
+                scheme=Medium.VOICE if m.medium == Medium.VOICE else m.channel.scheme,
                 number_type=m.contact.number_type,
                 purpose=m.purpose,
                 contact_id=m.contact.id,
@@ -189,6 +210,7 @@ def _enqueue(
         )
     insert_objects(new)
     insert_objects(transitions)
+    awaiting_record(new, now)
     for channel_id in {m.channel_id for m in new if m.status == Status.QUEUED}:
         wake_after_commit(channel_id)
     return results, new
@@ -213,6 +235,19 @@ def _prepare(
             _("send_at needs a time zone (e.g. 2026-11-24T10:00:00+01:00)."),
             field=field_name(prefix, index, "send_at"),
         )
+    if request.medium not in Medium.values:
+        raise ValidationError(
+            _("Unknown medium %(medium)r: use one of %(choices)s.")
+            % {"medium": request.medium, "choices": ", ".join(Medium.values)},
+            field=field_name(prefix, index, "medium"),
+        )
+    if request.medium == Medium.VOICE:
+        return _prepare_voice(request, channel, prefix, index)
+    if request.gather_digits:
+        raise ValidationError(
+            _('Only voice calls listen for keys (medium "voice").'),
+            field=field_name(prefix, index, "gather_digits"),
+        )
     if channel.scheme == EMAIL:
         return _prepare_email(workspace, request, channel, prefix, index)
     if request.subject:
@@ -234,6 +269,30 @@ def _prepare(
     return _Prepared(
         channel, info.text, info.encoding.value, info.segments, replacements=info.replacements
     )
+
+
+def _prepare_voice(request: SendRequest, channel: Channel, prefix: str, index: int) -> _Prepared:
+    # Read aloud as written: no SMS encoding, no opt-out mention (a call has no STOP
+    # reply); one call counts as one unit for rate limits and costs.
+    check_voice_channel(channel, field=field_name(prefix, index, "channel"))
+    if request.subject:
+        raise ValidationError(
+            _("Only emails have a subject; this message is a voice call."),
+            field=field_name(prefix, index, "subject"),
+        )
+    if not 0 <= request.gather_digits <= 9:
+        raise ValidationError(
+            _("gather_digits is %(n)d: a call listens for 0 to 9 keys.")
+            % {"n": request.gather_digits},
+            field=field_name(prefix, index, "gather_digits"),
+        )
+    if len(request.body) > VOICE_MAX_CHARS:
+        raise ValidationError(
+            _("The body is %(n)d characters long; a call reads at most %(max)d.")
+            % {"n": len(request.body), "max": VOICE_MAX_CHARS},
+            field=field_name(prefix, index, "body"),
+        )
+    return _Prepared(channel, request.body.strip(), Medium.VOICE, 1, medium=Medium.VOICE)
 
 
 def _prepare_email(
@@ -271,6 +330,11 @@ def messages_send(
     """
     now = timezone.now()
     channels = channels_for(workspace, requests, field_prefix)
+    # A call with no channel named goes on the first channel that can place calls.
+    calls = [i for i, r in enumerate(requests) if r.medium == Medium.VOICE and not r.channel]
+    if calls:
+        caller = voice_channel(workspace, field=field_name(field_prefix, calls[0], "medium"))
+        channels = [caller if i in set(calls) else c for i, c in enumerate(channels)]
     prepared = [
         _prepare(workspace, request, channel, field_prefix, index)
         for index, (request, channel) in enumerate(zip(requests, channels, strict=True))
@@ -306,6 +370,8 @@ def message_send(
     channel: str | None = None,
     scheme: str = "",
     subject: str = "",
+    medium: str = Medium.TEXT,
+    gather_digits: int = 0,
 ) -> Enqueued:
     """Queue one message (see `messages_send`)."""
     request = SendRequest(
@@ -317,5 +383,7 @@ def message_send(
         channel=channel,
         scheme=scheme,
         subject=subject,
+        medium=medium,
+        gather_digits=gather_digits,
     )
     return messages_send(workspace=workspace, requests=[request])[0]

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Min, Q
@@ -29,12 +30,25 @@ from comptoir.providers.base import (
     Outcome,
     OutgoingMessage,
     SendResult,
+    VoiceCall,
     WebhookRequest,
 )
 from comptoir.providers.sandbox.type import SIGNATURE_HEADER, sign
 from comptoir.sandbox.models import CarrierMessage
 
 RECEIPTS_FLAG = "comptoir.sandbox.receipts"
+VOICE = "voice"
+RECEIPT_FIELDS = (
+    "id",
+    "channel_uuid",
+    "provider_id",
+    "fate",
+    "error_code",
+    "medium",
+    "reference",
+    "recipient",
+    "sender",
+)
 
 
 def _new_id() -> str:
@@ -150,12 +164,17 @@ def deliver_receipts(*, limit: int = 5000) -> tuple[int, dt.datetime | None]:
             due = list(
                 CarrierMessage.objects.filter(receipt_sent_at__isnull=True, receipt_due_at__lte=now)
                 .select_for_update(skip_locked=True)
-                .values("id", "channel_uuid", "provider_id", "fate", "error_code")[:limit]
+                .values(*RECEIPT_FIELDS)[:limit]
             )
             if not due:
                 break
             by_channel: dict[uuid.UUID, list[dict[str, str]]] = defaultdict(list)
+            calls: dict[uuid.UUID, list[dict[str, str]]] = defaultdict(list)
             for row in due:
+                if row["medium"] == VOICE:
+                    # Nobody picked up before the ring timeout (or the call failed).
+                    calls[row["channel_uuid"]].append(_call_end(row, row["fate"]))
+                    continue
                 by_channel[row["channel_uuid"]].append(
                     {
                         "id": row["provider_id"],
@@ -166,17 +185,131 @@ def deliver_receipts(*, limit: int = 5000) -> tuple[int, dt.datetime | None]:
                         else "",
                     }
                 )
-            channels = Channel.objects.select_related("workspace").in_bulk(list(by_channel))
+            channels = Channel.objects.select_related("workspace").in_bulk(
+                list(by_channel) + list(calls)
+            )
             for channel_uuid, receipts in by_channel.items():
                 channel = channels.get(channel_uuid)
                 if channel is not None:
                     _call_hook(channel, "status", receipts)
+            for channel_uuid, ends in calls.items():
+                channel = channels.get(channel_uuid)
+                if channel is not None:
+                    _call_hook(channel, "call-status", ends)
             CarrierMessage.objects.filter(id__in=[r["id"] for r in due]).update(receipt_sent_at=now)
+            CarrierMessage.objects.filter(
+                id__in=[r["id"] for r in due if r["medium"] == VOICE]
+            ).update(call_state=CarrierMessage.ENDED)
             sent += len(due)
     pending = CarrierMessage.objects.filter(receipt_sent_at__isnull=True).aggregate(
         next=Min("receipt_due_at")
     )["next"]
     return sent, pending
+
+
+def place_call(channel: ChannelConfig, call: VoiceCall) -> SendResult:
+    """A call to a simulated handset: it rings until answered, declined, or the timeout
+    (then the network reports no-answer). A reference seen before returns its first id."""
+    now = timezone.now()
+    failing = random.random() < float(channel.config.get("fail_rate", 0) or 0)
+    row = CarrierMessage(
+        channel_uuid=channel.uuid,
+        direction=CarrierMessage.MT,
+        medium=VOICE,
+        reference=call.reference,
+        provider_id=_new_id(),
+        sender=call.sender or channel.address,
+        recipient=call.to,
+        body=call.say_text,
+        segments=1,
+        submitted_at=now,
+        fate="failed" if failing else "no-answer",
+        call_state=CarrierMessage.ENDED if failing else CarrierMessage.RINGING,
+        gather_digits=call.gather_digits,
+        receipt_due_at=now + dt.timedelta(seconds=1 if failing else call.timeout),
+    )
+    with transaction.atomic():
+        insert_objects([row], ignore_conflicts=True)
+        provider_id = (
+            CarrierMessage.objects.filter(channel_uuid=channel.uuid, reference=call.reference)
+            .exclude(reference="")
+            .values_list("provider_id", flat=True)
+            .get()
+        )
+    delay = (row.receipt_due_at - now).total_seconds()  # type: ignore[operator]
+    transaction.on_commit(lambda: schedule_receipts(delay))
+    return SendResult.sent(provider_id)
+
+
+def _call_end(row: dict[str, str], status: str) -> dict[str, str]:
+    return {
+        "id": row["provider_id"],
+        "ref": row["reference"],
+        "status": status,
+        "from": row["recipient"],  # the customer, as on every channel event
+        "to": row["sender"],
+    }
+
+
+def _ringing(channel: Channel, call_id: str, states: tuple[str, ...]) -> dict[str, Any] | None:
+    """Take the call out of the timeout's hands (locked): None when it is over already."""
+    row = (
+        CarrierMessage.objects.filter(
+            channel_uuid=channel.id, provider_id=call_id, medium=VOICE, call_state__in=states
+        )
+        .select_for_update()
+        .values(*RECEIPT_FIELDS, "gather_digits", "call_state")
+        .first()
+    )
+    if row is not None:
+        CarrierMessage.objects.filter(id=row["id"]).update(receipt_sent_at=timezone.now())
+    return row
+
+
+def handset_answers(*, channel: Channel, call_id: str) -> bool:
+    """The simulated customer picks up: the text is read; a call that listens for no key
+    ends there (completed). False when the call is no longer ringing."""
+    with transaction.atomic():
+        row = _ringing(channel, call_id, (CarrierMessage.RINGING,))
+        if row is None:
+            return False
+        listening = bool(row["gather_digits"])
+        state = CarrierMessage.ANSWERED if listening else CarrierMessage.ENDED
+        CarrierMessage.objects.filter(id=row["id"]).update(call_state=state)
+    if not listening:
+        _call_hook(channel, "call-status", [_call_end(row, "completed")])
+    return True
+
+
+def handset_presses(*, channel: Channel, call_id: str, digits: str) -> bool:
+    """The simulated customer presses keys on an answered call; the call then ends."""
+    with transaction.atomic():
+        row = _ringing(channel, call_id, (CarrierMessage.ANSWERED,))
+        if row is None:
+            return False
+        CarrierMessage.objects.filter(id=row["id"]).update(
+            call_state=CarrierMessage.ENDED, digits=digits
+        )
+    _call_hook(
+        channel,
+        "gather",
+        {"id": row["provider_id"], "ref": row["reference"], "digits": digits,
+         "from": row["recipient"], "to": row["sender"]},
+    )  # fmt: skip
+    _call_hook(channel, "call-status", [_call_end(row, "completed")])
+    return True
+
+
+def handset_hangs_up(*, channel: Channel, call_id: str) -> bool:
+    """Declined while ringing (busy), or hung up after listening (completed)."""
+    with transaction.atomic():
+        row = _ringing(channel, call_id, (CarrierMessage.RINGING, CarrierMessage.ANSWERED))
+        if row is None:
+            return False
+        answered = row["call_state"] == CarrierMessage.ANSWERED
+        CarrierMessage.objects.filter(id=row["id"]).update(call_state=CarrierMessage.ENDED)
+    _call_hook(channel, "call-status", [_call_end(row, "completed" if answered else "busy")])
+    return True
 
 
 def customer_texts(*, channel: Channel, sender: str, text: str) -> HookResult:

@@ -13,6 +13,7 @@ from django.db.models import Q
 class CarrierMessage(models.Model):
     MT = "mt"  # to the handset
     MO = "mo"  # from the handset
+    RINGING, ANSWERED, ENDED = "ringing", "answered", "ended"
 
     channel_uuid = models.UUIDField()
     direction = models.CharField(max_length=2, choices=[(MT, "to handset"), (MO, "from handset")])
@@ -27,6 +28,12 @@ class CarrierMessage(models.Model):
     error_code = models.CharField(max_length=20, blank=True)
     receipt_due_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    # A call to the handset (a voice message read by text-to-speech): how it goes. For a
+    # call, `fate` is the end reported when nobody acts (no-answer at `receipt_due_at`).
+    medium = models.CharField(max_length=8, default="text")
+    call_state = models.CharField(max_length=10, blank=True)  # ringing, answered, ended
+    gather_digits = models.PositiveSmallIntegerField(default=0)
+    digits = models.CharField(max_length=32, blank=True)
 
     class Meta:
         constraints = [

@@ -8,4 +8,5 @@ urlpatterns = [
     path("phone/thread", views.thread, name="thread"),
     path("phone/reply", views.reply, name="reply"),
     path("phone/call", views.call, name="call"),
+    path("phone/pickup", views.pickup, name="pickup"),
 ]

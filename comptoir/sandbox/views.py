@@ -18,7 +18,14 @@ from comptoir.contacts.models import Contact
 from comptoir.contacts.phones import parse_phone
 from comptoir.core.errors import ValidationError
 from comptoir.inbox.models import ConversationEvent, EventKind
-from comptoir.sandbox.carrier import customer_calls, customer_texts, handset_thread
+from comptoir.sandbox.carrier import (
+    customer_calls,
+    customer_texts,
+    handset_answers,
+    handset_hangs_up,
+    handset_presses,
+    handset_thread,
+)
 from comptoir.web.views import staff_view
 from comptoir.workspaces.models import Workspace
 
@@ -38,6 +45,11 @@ class HandsetItem:
     direction: str
     body: str
     submitted_at: dt.datetime
+    medium: str = "text"
+    call_id: str = ""  # a call the shop placed to this handset
+    call_state: str = ""  # ringing, answered, ended
+    gather_digits: int = 0
+    digits: str = ""
 
 
 def _sandbox_channel(workspace: Workspace) -> Channel:
@@ -68,7 +80,16 @@ def handset_items(channel: Channel, number: str) -> list[HandsetItem]:
     if not number:
         return []
     items = [
-        HandsetItem(m.direction, m.body, m.submitted_at)
+        HandsetItem(
+            m.direction,
+            m.body,
+            m.submitted_at,
+            medium=m.medium,
+            call_id=m.provider_id if m.medium == "voice" else "",
+            call_state=m.call_state,
+            gather_digits=m.gather_digits,
+            digits=m.digits,
+        )
         for m in handset_thread(channel=channel, number=number)
     ]
     calls = ConversationEvent.objects.filter(
@@ -149,4 +170,30 @@ def call(request: HttpRequest, workspace: Workspace) -> HttpResponse:
         }
     else:
         customer_calls(channel=channel, caller=number, outcome=CALL_OUTCOMES[outcome][0])
+    return _back(request, channel, number, error)
+
+
+KEYS = frozenset("0123456789*#")
+
+
+@staff_view
+@require_POST
+def pickup(request: HttpRequest, workspace: Workspace) -> HttpResponse:
+    """This handset acts on a call from the shop: answer, press keys, decline or hang up."""
+    channel = _sandbox_channel(workspace)
+    number = _number(request, workspace, request.POST.get("number", ""))
+    call_id = request.POST.get("call", "")
+    action = request.POST.get("action", "")
+    digits = request.POST.get("digits", "")
+    error = ""
+    if action == "answer":
+        done = handset_answers(channel=channel, call_id=call_id)
+    elif action == "key" and digits and set(digits) <= KEYS:
+        done = handset_presses(channel=channel, call_id=call_id, digits=digits)
+    elif action in ("decline", "hangup"):
+        done = handset_hangs_up(channel=channel, call_id=call_id)
+    else:
+        done, error = False, _("Unknown call action %(action)r.") % {"action": action}
+    if not done and not error:
+        error = _("This call is over.")
     return _back(request, channel, number, error)

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from comptoir.contacts.models import Contact
 from comptoir.contacts.services import tags_get_or_create
 from comptoir.core.errors import ValidationError
+from comptoir.messaging.awaiting import awaited_kind_register, awaiting_filter
 from comptoir.messaging.models import Direction, Message, Purpose, Status
 from comptoir.messaging.outbox import SendRequest, messages_send
 from comptoir.segments.definition import INTEREST_PREFIX, MAX_TEXT
@@ -34,6 +35,7 @@ from comptoir.workspaces.models import Workspace
 ANSWER_KIND = "profiling_answer"
 QUESTION_KIND = "profiling_question"
 SEND_BATCH = 1000
+LONGEST_ANSWER_TIME = dt.timedelta(days=90)  # profiling_question_create's bound
 # Words that join options and mean nothing by themselves ("1 et 3", "gold and silver").
 FILLERS = frozenset({"et", "and", "y", "e", "und", "puis", "aussi", "also", "plus", "&", "+"})
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -231,7 +233,7 @@ def _latest_sends(
     workspace_id: Any, contact_ids: Iterable[Any], now: dt.datetime
 ) -> dict[Any, ProfilingSend]:
     """Per contact, the latest question sent whose answering time is not over (one query)."""
-    longest = dt.timedelta(days=90)  # profiling_question_create's bound
+    longest = LONGEST_ANSWER_TIME
     latest: dict[Any, ProfilingSend] = {}
     sends = (
         ProfilingSend.objects.filter(
@@ -258,7 +260,7 @@ def profiling_answers_apply(messages: Sequence[Message]) -> None:
     """
     now = timezone.now()
     by_workspace: dict[Any, list[Message]] = defaultdict(list)
-    for message in messages:
+    for message in awaiting_filter(messages, now):
         if message.direction == Direction.IN and message.contact_id and not message.kind:
             by_workspace[message.workspace_id].append(message)
     for workspace_id, received in by_workspace.items():
@@ -315,6 +317,7 @@ def register() -> None:
     from comptoir.inbox.filing import conversations_receive
     from comptoir.messaging.inbound import INBOUND_STEPS
 
+    awaited_kind_register(QUESTION_KIND, LONGEST_ANSWER_TIME)
     if profiling_answers_apply in INBOUND_STEPS:
         return
     if conversations_receive in INBOUND_STEPS:

@@ -34,6 +34,9 @@ JSON = "application/json"
 SHOP = "+33639980001"
 CUSTOMER = "+33612345678"
 CALL_ID = "SB7b6a5f4e3d2c1b0a9f8e7d6c"
+# A call Comptoir placed (a voice message) and that message's id, its reference.
+PLACED_CALL = "SB4e5f6a7b8c9d0e1f2a3b4c5d"
+VOICE_MESSAGE = "0196f0a2-7c3e-7b1a-9d2e-4f5a6b7c8d9e"
 
 
 class SandboxNetwork:
@@ -145,6 +148,46 @@ class SandboxConformance(Conformance):
         _call("missed_call", "busy"),
         _call("missed_call", "failed"),
         _call("call_answered", "completed"),
+        IncomingCase(
+            name="call_status_list",
+            action="call-status",
+            fixture="call_status_list.json",
+            content_type=JSON,
+            expected=[
+                ChannelEvent(
+                    "call_status",
+                    CUSTOMER,
+                    SHOP,
+                    f"{PLACED_CALL}:completed",
+                    {"status": "completed", "call_id": PLACED_CALL, "reference": VOICE_MESSAGE},
+                ),
+                ChannelEvent("call_status", "+33142685300", SHOP, ANY, ANY),
+            ],
+        ),
+        IncomingCase(
+            name="call_keypress",
+            action="gather",
+            fixture="call_gather.json",
+            content_type=JSON,
+            expected=[
+                ChannelEvent(
+                    "call_keypress",
+                    CUSTOMER,
+                    SHOP,
+                    f"{PLACED_CALL}:gather",
+                    {"digits": "1", "call_id": PLACED_CALL, "reference": VOICE_MESSAGE},
+                )
+            ],
+        ),
+        IncomingCase(
+            name="call_status_unknown",
+            action="call-status",
+            fixture="call_status_unknown.json",
+            content_type=JSON,
+            expected=[],
+            status=400,
+            response_contains=b"unknown call status 'voicemail'",
+        ),
         IncomingCase(
             name="receive_not_json",
             action="receive",

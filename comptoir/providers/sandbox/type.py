@@ -32,6 +32,7 @@ from comptoir.providers.base import (
     SendResult,
     SignatureError,
     StatusUpdate,
+    VoiceCall,
     WebhookRequest,
 )
 
@@ -43,6 +44,8 @@ CALL_OUTCOMES = {
     "failed": "missed_call",
     "completed": "call_answered",
 }
+# How a call we placed ended, as voice providers say it (Twilio's CallStatus).
+CALL_ENDS = ("completed", "no-answer", "busy", "failed", "canceled")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -63,6 +66,22 @@ def _field(item: dict[str, Any], name: str) -> str:
     return value
 
 
+def _call_end(channel: ChannelConfig, item: Any) -> ChannelEvent:
+    if not isinstance(item, dict):
+        raise BadRequest("expected a JSON object per call end")
+    status = _field(item, "status")
+    if status not in CALL_ENDS:
+        raise BadRequest(f"unknown call status {status!r}: use one of {', '.join(CALL_ENDS)}")
+    call_id = _field(item, "id")
+    return ChannelEvent(
+        kind="call_status",
+        sender=_field(item, "from"),
+        recipient=str(item.get("to") or channel.address),
+        provider_id=f"{call_id}:{status}",
+        extra={"status": status, "call_id": call_id, "reference": str(item.get("ref") or "")},
+    )
+
+
 class SandboxType(ProviderType):
     code = "sandbox"
     name = "Sandbox (simulated carrier)"
@@ -71,6 +90,8 @@ class SandboxType(ProviderType):
         Endpoint("receive", "A customer's text from the phone simulator"),
         Endpoint("status", "Delivery receipts from the simulated network"),
         Endpoint("call", "A call to the shop's line from the phone simulator, and its outcome"),
+        Endpoint("call-status", "The end of a call Comptoir placed (a voice message)"),
+        Endpoint("gather", "Keys pressed during a call Comptoir placed"),
     )
     config_fields = (
         ConfigField(
@@ -89,6 +110,8 @@ class SandboxType(ProviderType):
     # The simulated network keys messages by our reference: a repeated send is ignored.
     idempotent_sends = True
     batch_size = 500
+    # Calls ring the simulated handset, which reads the text aloud (simulated).
+    voice = True
 
     def default_address(self, region: str) -> str:
         # A number from the range France keeps for fiction (ARCEP: 06 39 98 xx xx); elsewhere
@@ -109,6 +132,11 @@ class SandboxType(ProviderType):
         from comptoir.sandbox.carrier import submit
 
         return submit(channel, messages)
+
+    def call(self, channel: ChannelConfig, call: VoiceCall) -> SendResult:
+        from comptoir.sandbox.carrier import place_call
+
+        return place_call(channel, call)
 
     def handle(self, channel: ChannelConfig, action: str, request: WebhookRequest) -> HookResult:
         expected = sign(channel.secrets.get("webhook_secret", ""), request.body)
@@ -142,6 +170,27 @@ class SandboxType(ProviderType):
                     recipient=str(data.get("to") or channel.address),
                     provider_id=_field(data, "id"),
                     extra={"status": outcome},
+                )
+            )
+        elif action == "call-status":
+            if not isinstance(data, list):
+                raise BadRequest("expected a JSON list of call ends")
+            events.extend(_call_end(channel, item) for item in data)
+        elif action == "gather":
+            if not isinstance(data, dict):
+                raise BadRequest("expected a JSON object")
+            call_id = _field(data, "id")
+            events.append(
+                ChannelEvent(
+                    kind="call_keypress",
+                    sender=_field(data, "from"),
+                    recipient=str(data.get("to") or channel.address),
+                    provider_id=f"{call_id}:gather",
+                    extra={
+                        "digits": str(data.get("digits") or ""),
+                        "call_id": call_id,
+                        "reference": str(data.get("ref") or ""),
+                    },
                 )
             )
         elif action == "status":

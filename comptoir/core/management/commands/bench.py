@@ -64,6 +64,11 @@ LINE_BENCHES: dict[str, tuple[str, str, tuple[tuple[str, Any, str], ...]]] = {
             ("--workers", 4, "embedded worker threads"),
             ("--rate", 50.0, "the channel rate limit checked (segments/s)"),
             ("--rate-seconds", 10.0, "how long the rate is measured"),
+            (
+                "--enqueue",
+                "process",
+                "who queues: 'process' (one of its own, as the API) or 'thread' (this process)",
+            ),
         ),
     ),
 }
