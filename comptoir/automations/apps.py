@@ -10,7 +10,7 @@ class AutomationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from comptoir.automations import fallback, outcomes, preference
+        from comptoir.automations import fallback, outcomes, preference, voice_replies
         from comptoir.automations.defaults import seed_on_workspace_created
         from comptoir.automations.firing import MESSAGE_KIND
         from comptoir.automations.replies import appointment_replies_apply
@@ -22,6 +22,7 @@ class AutomationsConfig(AppConfig):
         outcomes.register()
         fallback.register()  # a failed automation message: the rule's next channel
         preference.register()  # "1 SMS, 2 appel, 3 email" answers, before the inbox
+        voice_replies.register()  # 1 / 2 pressed during a reminder's call
         # A reminder is answered within 48 h, a survey within days: replies from
         # customers sent an automation in the last week are looked at.
         awaited_kind_register(MESSAGE_KIND, dt.timedelta(days=7))

@@ -65,13 +65,21 @@ def channel_plan(rule: AutomationRule, contact: Contact, available: set[str]) ->
 
 
 def request_for(
-    channel: str, *, contact_id: str, body: str, purpose: str, key: str, kind: str
+    channel: str,
+    *,
+    contact_id: str,
+    body: str,
+    purpose: str,
+    key: str,
+    kind: str,
+    gather_digits: int = 0,
 ) -> SendRequest:
-    """The outbox request that sends `body` by `channel` (sms, voice or email)."""
+    """The outbox request that sends `body` by `channel` (sms, voice or email); a call
+    listens for `gather_digits` keys."""
     if channel == VOICE:
         return SendRequest(
             to=contact_id, body=body, purpose=purpose, idempotency_key=key, kind=kind,
-            medium=Medium.VOICE,
+            medium=Medium.VOICE, gather_digits=gather_digits,
         )  # fmt: skip
     return SendRequest(
         to=contact_id, body=body, purpose=purpose, idempotency_key=key, kind=kind, scheme=channel

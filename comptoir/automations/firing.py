@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from comptoir.automations.choice import (
     FIXABLE_CODES,
+    VOICE,
     channel_plan,
     channels_available,
     request_for,
@@ -39,6 +40,7 @@ from comptoir.automations.models import (
 from comptoir.automations.outcomes import runs_sent_emit, runs_skipped_emit
 from comptoir.automations.planning import contact_tz
 from comptoir.automations.rules import conditions_hold
+from comptoir.automations.voice_replies import is_reminder, spoken_reminder
 from comptoir.contacts.models import Contact
 from comptoir.core.bulk import update_objects
 from comptoir.core.errors import ComptoirError, Conflict, NotFound
@@ -137,6 +139,9 @@ def run_request(
     language = _language(run, workspace)
     body = render(run.rule.templates[language], template_values(run, workspace, language))
     marketing = run.rule.purpose == RulePurpose.MARKETING
+    keys = channel == VOICE and is_reminder(run.rule)
+    if keys:  # a landline cannot text C or A: it presses 1 or 2 (voice_replies)
+        body = spoken_reminder(body, language)
     return request_for(
         channel,
         contact_id=str(run.contact_id),
@@ -144,6 +149,7 @@ def run_request(
         purpose=Purpose.MARKETING if marketing else Purpose.TRANSACTIONAL,
         key=run_key(run, channel, first),
         kind=MESSAGE_KIND,
+        gather_digits=1 if keys else 0,
     )
 
 
