@@ -11,6 +11,7 @@ from comptoir.dispatch.dispatcher import dispatch_channel
 from comptoir.messaging.models import Message, MessageTransition, Status
 from comptoir.messaging.outbox import SendRequest, messages_send
 from comptoir.providers.base import Outcome, SendResult
+from comptoir.providers.registry import provider_type
 
 
 def _queue(workspace, count: int, monkeypatch) -> None:
@@ -33,6 +34,9 @@ def test_all_sent_batches_are_recorded_behind_the_sender_once_each(workspace, ch
         return record(*args, **kwargs)
 
     monkeypatch.setattr(dispatcher, "_record", spy)
+    told: list[str] = []
+    sandbox = provider_type("sandbox")
+    monkeypatch.setattr(sandbox, "recorded", lambda channel_id, ids: told.extend(ids))
     report = dispatch_channel(channel.id, batch=50)
 
     assert (report.claimed, report.sent, report.failed) == (300, 300, 0)
@@ -41,6 +45,8 @@ def test_all_sent_batches_are_recorded_behind_the_sender_once_each(workspace, ch
     sent = Message.objects.filter(workspace=workspace)
     assert sent.filter(status=Status.SENT).exclude(provider_id="").count() == 300
     assert sent.exclude(claim_token=None).count() == 0
+    # The provider heard of every recorded send (an SMPP bind then stores held receipts).
+    assert sorted(told) == sorted(sent.values_list("provider_id", flat=True))
     # One `sending` and one `sent` transition each: nothing recorded twice.
     for status in (Status.SENDING, Status.SENT):
         assert MessageTransition.objects.filter(status=status).count() == 300

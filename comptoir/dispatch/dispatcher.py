@@ -171,8 +171,10 @@ def _record(
             provider_optouts_at_send(channel, stopped)
         report.tripped = failover.health_record(channel=channel, results=results, now=now)
     if sent:
+        provider_ids = [pid for pid, _ in sent]
         # A receipt may have beaten us to it (the provider called back before answering).
-        pending_receipts_apply(channel=channel, provider_ids=[pid for pid, _ in sent])
+        pending_receipts_apply(channel=channel, provider_ids=provider_ids)
+        provider_type(channel.provider).recorded(str(channel.id), provider_ids)
     report.sent += len(sent)
     report.failed += len(failed)
     report.unconfirmed += len(unconfirmed)

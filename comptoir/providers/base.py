@@ -189,6 +189,10 @@ class ProviderType:
     def handle(self, channel: ChannelConfig, action: str, request: WebhookRequest) -> HookResult:
         raise BadRequest(f"{self.code} has no webhook {action!r}")
 
+    def recorded(self, channel_id: str, provider_ids: Sequence[str]) -> None:
+        """The dispatcher has committed these sends (their provider ids are stored): a type
+        holding receipts that came before (an SMSC answers fast) may store them now."""
+
     def endpoint(self, action: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.action == action), None)
 

@@ -327,6 +327,11 @@ class Session:
 
     # -- sending -------------------------------------------------------------------------
 
+    def recorded(self, message_ids: list[str]) -> None:
+        """(On the loop.) The dispatcher committed these: their receipts may be stored."""
+        self._inbox.recorded(message_ids)
+        self._inbox_ready.set()
+
     async def send_many(self, messages: Sequence[OutgoingMessage]) -> list[SendResult | None]:
         """Submit each message (all its parts) through the window; one result each, None
         for a message the SMSC may have but never confirmed."""

@@ -4,7 +4,8 @@ Receipts often beat their own submit_sm_resp through the dispatcher: the SMSC se
 receipt as soon as it answers, while the worker thread is still recording the batch as
 sent. Stored then, a receipt matches no message and waits as a pending receipt (more
 database work, done twice). So a receipt for a message id this bind gave out and the
-dispatcher has not recorded yet is held a moment; everything is stored in batches.
+dispatcher has not recorded yet is held until the dispatcher says it has (`recorded`),
+or a moment after its batch returned when nobody says; everything is stored in batches.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from dataclasses import dataclass, field
 
 from comptoir.providers.base import Event, StatusUpdate
 
-# After send_many returns, the dispatcher records its batch within milliseconds; this
-# leaves room for a busy database.
-RECORD_GRACE = 0.5
+# After send_many returns, the dispatcher records its batch (behind the next one) and
+# says so (`recorded`); without that word, receipts wait this long at most.
+RECORD_GRACE = 2.0
 # Never hold a receipt longer than this (a batch whose send_many never returned).
 HOLD_MAX = 5.0
 # A message id not seen in a receipt by then is forgotten (most receipts come in seconds).
 REMEMBER = 120.0
+# How often the ids are swept for forgotten ones, at most (a sweep reads them all).
+SWEEP_EVERY = 10.0
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Inbox:
         self.items: list[Delivered] = []
         # message id -> when its send_many returned (inf: still running), and when seen.
         self._unrecorded: dict[str, tuple[float, float]] = {}
+        self._swept = 0.0
 
     def __len__(self) -> int:
         return len(self.items)
@@ -55,6 +59,11 @@ class Inbox:
         now = time.monotonic()
         for message_id in message_ids:
             self._unrecorded[message_id] = (now + RECORD_GRACE, now)
+
+    def recorded(self, message_ids: list[str]) -> None:
+        """The dispatcher committed these ids: their receipts are no longer racing."""
+        for message_id in message_ids:
+            self._unrecorded.pop(message_id, None)
 
     def take(self, limit: int) -> list[Delivered]:
         """Up to `limit` items ready to store; receipts racing their record stay."""
@@ -80,6 +89,7 @@ class Inbox:
         return release > now
 
     def _forget(self, now: float) -> None:
-        if len(self._unrecorded) < 10_000:
+        if len(self._unrecorded) < 10_000 or now - self._swept < SWEEP_EVERY:
             return
+        self._swept = now
         self._unrecorded = {k: v for k, v in self._unrecorded.items() if now - v[1] < REMEMBER}

@@ -151,6 +151,12 @@ class Sessions:
             future.cancel()
             return [None for _ in messages]
 
+    def recorded(self, uuid: str, provider_ids: Sequence[str]) -> None:
+        """The dispatcher recorded these sends: the bind's held receipts for them may go."""
+        current = self._sessions.get(uuid)
+        if current is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(current[1].recorded, list(provider_ids))
+
     def probe(self, config: SessionConfig) -> str | None:
         """Bind once with these settings and unbind: why it failed, or None."""
 

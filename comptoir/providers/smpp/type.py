@@ -155,6 +155,11 @@ class SmppType(ProviderType):
         # a late receipt cannot settle it, having no id, and a person decides).
         return [r if r is not None else UNANSWERED for r in results]
 
+    def recorded(self, channel_id: str, provider_ids: Sequence[str]) -> None:
+        from comptoir.providers.smpp.sessions import sessions
+
+        sessions().recorded(channel_id, provider_ids)
+
     def check_credentials(self, channel: ChannelConfig) -> str | None:
         from comptoir.providers.smpp.sessions import sessions
 

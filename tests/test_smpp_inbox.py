@@ -1,0 +1,57 @@
+"""A bind's held receipts: kept while their send is not recorded, released when it is."""
+
+from __future__ import annotations
+
+import time
+
+from comptoir.providers.base import DeliveryStatus, InboundMessage, StatusUpdate
+from comptoir.providers.smpp import inbox as inbox_module
+from comptoir.providers.smpp.inbox import Delivered, Inbox
+
+
+def receipt(message_id: str) -> Delivered:
+    return Delivered(StatusUpdate(message_id, DeliveryStatus.DELIVERED), [1], 0)
+
+
+def test_a_receipt_racing_its_record_waits_until_the_dispatcher_says_recorded():
+    inbox = Inbox()
+    inbox.accepted("m1")
+    inbox.add(receipt("m1"))
+    assert inbox.take(10) == []  # its send_many has not even returned
+    inbox.returned(["m1"])
+    assert inbox.take(10) == []  # returned, not yet recorded: still held
+    inbox.recorded(["m1"])
+    assert [d.event.provider_id for d in inbox.take(10)] == ["m1"]
+
+
+def test_without_a_word_from_the_dispatcher_a_receipt_goes_after_the_grace(monkeypatch):
+    inbox = Inbox()
+    inbox.accepted("m2")
+    inbox.returned(["m2"])
+    inbox.add(receipt("m2"))
+    assert inbox.take(10) == []
+    later = time.monotonic() + inbox_module.RECORD_GRACE + 0.1
+    monkeypatch.setattr(inbox_module.time, "monotonic", lambda: later)
+    assert len(inbox.take(10)) == 1
+
+
+def test_texts_and_receipts_of_ids_never_given_out_go_at_once():
+    inbox = Inbox()
+    inbox.add(receipt("not-ours"))
+    inbox.add(Delivered(InboundMessage("in-1", "+33612345678", "Optique", "Bonjour"), [2], 0))
+    assert len(inbox.take(10)) == 2
+
+
+def test_forgotten_ids_are_swept_at_most_every_few_seconds(monkeypatch):
+    inbox = Inbox()
+    for n in range(10_001):
+        inbox.accepted(f"m{n}")
+    now = time.monotonic() + inbox_module.REMEMBER + 1
+    monkeypatch.setattr(inbox_module.time, "monotonic", lambda: now)
+    inbox.take(10)
+    assert len(inbox._unrecorded) == 0  # swept: all too old
+    for n in range(10_001):
+        inbox.accepted(f"n{n}")
+    kept = inbox._unrecorded
+    inbox.take(10)
+    assert inbox._unrecorded is kept  # not read again within SWEEP_EVERY
