@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "rate_seconds": 10.0,
     "keep": False,
     "enqueue": "process",  # or "thread": the API's enqueue in this process, one GIL
+    "processes": 1,  # worker processes: this one, plus `comptoir worker` processes
 }
 
 
@@ -139,6 +140,17 @@ def _enqueuer(workspace: Workspace, count: int, offset: int) -> subprocess.Popen
     return child
 
 
+def _worker_process(threads: int) -> subprocess.Popen[bytes]:
+    """A `comptoir worker` process on the same database and queue, bound once it starts."""
+    child = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "comptoir", "worker", "--workers", str(threads)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(3.0)  # Django loaded, the consumer running, the channel bound
+    return child
+
+
 def pipeline(
     workspace: Workspace, count: int, offset: int, *, separate: bool
 ) -> tuple[float, float, float]:
@@ -221,6 +233,9 @@ def run(options: dict[str, Any]) -> list[str]:
             workspace=workspace, phones=[parse_phone(p, region=region) for p in phones]
         )
     consumer = start_embedded_worker(opts["workers"])
+    # More worker processes, as at scale: each holds its own bind and takes dispatch
+    # tasks from the same queue.
+    others = [_worker_process(opts["workers"]) for _ in range(opts["processes"] - 1)]
     rounds: list[Round] = []
     paces: list[Pace] = []
     try:
@@ -238,6 +253,9 @@ def run(options: dict[str, Any]) -> list[str]:
                 paced(workspace, channel, smsc, opts["rate"], opts["rate_seconds"], index * 10_000)
             )
     finally:
+        for other in others:
+            other.terminate()  # SIGTERM: the worker stops its threads and unbinds
+            other.wait(30)
         consumer.stop(graceful=True)
         HUEY.immediate = immediate
         sessions().stop_all()
@@ -263,7 +281,8 @@ def _lines(opts: dict[str, Any], rounds: list[Round], paces: list[Pace]) -> list
     return [
         f"smpp: {opts['messages']:,} messages x {opts['rounds']} round(s), window "
         f"{opts['window']}, {connection.vendor} + {type(HUEY).__name__}, "
-        f"{opts['workers']} worker threads, {os.cpu_count()} cores (medians)",
+        f"{opts['processes']} worker process(es) of {opts['workers']} threads, "
+        f"{os.cpu_count()} cores (medians)",
         "  enqueue by "
         + ("a process of its own (the API's)" if opts["enqueue"] == "process" else "this process"),
         f"  bare client loop            {bare:>10,.0f} submit_sm/s",

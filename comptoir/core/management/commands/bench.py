@@ -62,6 +62,7 @@ LINE_BENCHES: dict[str, tuple[str, str, tuple[tuple[str, Any, str], ...]]] = {
             ("--rounds", 3, "rounds (medians printed)"),
             ("--window", 10, "submit_sm in flight"),
             ("--workers", 4, "embedded worker threads"),
+            ("--processes", 1, "worker processes (more: `comptoir worker` processes, a bind each)"),
             ("--rate", 50.0, "the channel rate limit checked (segments/s)"),
             ("--rate-seconds", 10.0, "how long the rate is measured"),
             (
