@@ -21,7 +21,7 @@ def register() -> None:
     from comptoir.automations.outcomes import RUNS_HOOKS
     from comptoir.inbox.filing import conversations_receive
     from comptoir.messaging.awaiting import awaited_kind_register
-    from comptoir.messaging.inbound import CHANNEL_EVENT_STEPS, INBOUND_STEPS
+    from comptoir.messaging.inbound import channel_event_step_add, inbound_step_add
     from comptoir.webhooks.services import webhook_event_register
 
     for name, description in EVENTS.items():
@@ -31,10 +31,5 @@ def register() -> None:
         RUNS_HOOKS.append(alerts_from_runs)
     # After the compliance keywords and the appointment replies (their apps come first),
     # before the inbox files the messages (an answer is marked first).
-    if alert_replies_apply not in INBOUND_STEPS:
-        if conversations_receive in INBOUND_STEPS:
-            INBOUND_STEPS.insert(INBOUND_STEPS.index(conversations_receive), alert_replies_apply)
-        else:
-            INBOUND_STEPS.append(alert_replies_apply)
-    if alert_keypresses_apply not in CHANNEL_EVENT_STEPS:
-        CHANNEL_EVENT_STEPS.append(alert_keypresses_apply)
+    inbound_step_add(alert_replies_apply, before=conversations_receive)
+    channel_event_step_add(alert_keypresses_apply)

@@ -16,7 +16,7 @@ class AutomationsConfig(AppConfig):
         from comptoir.automations.replies import appointment_replies_apply
         from comptoir.inbox.filing import conversations_receive
         from comptoir.messaging.awaiting import awaited_kind_register
-        from comptoir.messaging.inbound import INBOUND_STEPS
+        from comptoir.messaging.inbound import inbound_step_add
         from comptoir.workspaces.models import Workspace
 
         outcomes.register()
@@ -28,13 +28,7 @@ class AutomationsConfig(AppConfig):
         awaited_kind_register(MESSAGE_KIND, dt.timedelta(days=7))
         # After the compliance keywords (an opt-out is never an answer), before the inbox
         # files the messages (an answer is marked first).
-        if appointment_replies_apply not in INBOUND_STEPS:
-            if conversations_receive in INBOUND_STEPS:
-                INBOUND_STEPS.insert(
-                    INBOUND_STEPS.index(conversations_receive), appointment_replies_apply
-                )
-            else:
-                INBOUND_STEPS.append(appointment_replies_apply)
+        inbound_step_add(appointment_replies_apply, before=conversations_receive)
         post_save.connect(
             seed_on_workspace_created, sender=Workspace, dispatch_uid="automations_rules_seed"
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -213,20 +212,3 @@ def birthdays_plan(
         _insert(runs)
         planned += len(runs)
     return planned
-
-
-def planned_for(*, event: CustomerEvent) -> list[dict[str, Any]]:
-    """The runs an event planned, as the events API reports them."""
-    runs = ScheduledRun.objects.filter(event=event).select_related("rule").order_by("due_at", "id")
-    return [
-        {
-            "id": run.id,
-            "rule": run.rule.key or str(run.rule.id),
-            "rule_name": run.rule.name,
-            "due_at": run.due_at,
-            "status": run.status,
-            "reason": run.reason,
-            "message_id": run.message_id,
-        }
-        for run in runs
-    ]

@@ -157,12 +157,7 @@ def register() -> None:
     """Called once from the automations app's ready(): before the inbox files messages."""
     from comptoir.inbox.filing import conversations_receive
     from comptoir.messaging.awaiting import awaited_kind_register
-    from comptoir.messaging.inbound import INBOUND_STEPS
+    from comptoir.messaging.inbound import inbound_step_add
 
     awaited_kind_register(QUESTION_KIND, WINDOW)
-    if channel_answers_apply in INBOUND_STEPS:
-        return
-    if conversations_receive in INBOUND_STEPS:
-        INBOUND_STEPS.insert(INBOUND_STEPS.index(conversations_receive), channel_answers_apply)
-    else:
-        INBOUND_STEPS.append(channel_answers_apply)
+    inbound_step_add(channel_answers_apply, before=conversations_receive)

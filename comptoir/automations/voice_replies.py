@@ -113,7 +113,6 @@ def reminder_keys_apply(channel: Channel, events: Sequence[ChannelEvent]) -> Non
 
 def register() -> None:
     """After the dispatcher's own call-event step (which keeps the key press)."""
-    from comptoir.messaging.inbound import CHANNEL_EVENT_STEPS
+    from comptoir.messaging.inbound import channel_event_step_add
 
-    if reminder_keys_apply not in CHANNEL_EVENT_STEPS:
-        CHANNEL_EVENT_STEPS.append(reminder_keys_apply)
+    channel_event_step_add(reminder_keys_apply)

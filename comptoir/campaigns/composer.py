@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from comptoir.campaigns.audience import counts_by_prefix, longest_values
-from comptoir.campaigns.links import CODE_LENGTH, short_base
+from comptoir.campaigns.links import CODE_LENGTH, short_link_length
 from comptoir.campaigns.personalise import (
     CompiledText,
     Personaliser,
@@ -157,7 +157,7 @@ def composer_measure(
         cost=cost.quantize(Decimal("0.01")),
         suggestions=suggestions,
         previews=_previews(personaliser, audience, previews),
-        link_length=len(short_base()) + CODE_LENGTH if compiled.urls else 0,
+        link_length=short_link_length() if compiled.urls else 0,
         added_mention=bool(mention)
         and text.endswith(mention)
         and not body.rstrip().endswith(mention),

@@ -8,8 +8,7 @@ class ComplianceConfig(AppConfig):
     def ready(self) -> None:
         from comptoir.compliance import provider_optout
         from comptoir.compliance.replies import keywords_apply
-        from comptoir.messaging.inbound import INBOUND_STEPS
+        from comptoir.messaging.inbound import inbound_step_add
 
-        if keywords_apply not in INBOUND_STEPS:
-            INBOUND_STEPS.append(keywords_apply)
+        inbound_step_add(keywords_apply)
         provider_optout.register()

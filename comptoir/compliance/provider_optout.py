@@ -95,7 +95,6 @@ def _revoke(channel: Channel, contact: Contact, proof: dict[str, str], *, key: s
 
 def register() -> None:
     """Add the step to the inbound path (called once, from the compliance app's ready())."""
-    from comptoir.messaging.inbound import CHANNEL_EVENT_STEPS
+    from comptoir.messaging.inbound import channel_event_step_add
 
-    if provider_optouts_record not in CHANNEL_EVENT_STEPS:
-        CHANNEL_EVENT_STEPS.append(provider_optouts_record)
+    channel_event_step_add(provider_optouts_record)

@@ -201,7 +201,6 @@ def call_keypresses(*, workspace_id: Any, message_ids: Sequence[Any]) -> dict[An
 
 def register() -> None:
     """Called once from the dispatch app's ready()."""
-    from comptoir.messaging.inbound import CHANNEL_EVENT_STEPS
+    from comptoir.messaging.inbound import channel_event_step_add
 
-    if call_events_apply not in CHANNEL_EVENT_STEPS:
-        CHANNEL_EVENT_STEPS.append(call_events_apply)
+    channel_event_step_add(call_events_apply)

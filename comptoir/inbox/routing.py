@@ -12,15 +12,13 @@ def register() -> None:
     from comptoir.inbox.calls import calls_store
     from comptoir.inbox.filing import conversations_receive
     from comptoir.inbox.models import InboxSettings
-    from comptoir.messaging.inbound import CHANNEL_EVENT_STEPS, INBOUND_STEPS
+    from comptoir.messaging.inbound import channel_event_step_add, inbound_step_add
 
     # After the compliance step (keywords), which runs first: its app is listed first.
     # Auto-answers come after filing: they read `message.conversation`.
-    for step in (conversations_receive, auto_answers_reply):
-        if step not in INBOUND_STEPS:
-            INBOUND_STEPS.append(step)
-    if calls_store not in CHANNEL_EVENT_STEPS:
-        CHANNEL_EVENT_STEPS.append(calls_store)
+    inbound_step_add(conversations_receive)
+    inbound_step_add(auto_answers_reply)
+    channel_event_step_add(calls_store)
     # The webhook view keeps channels (and the inbox settings their workspace carries).
     post_save.connect(channels_forget, sender=InboxSettings, dispatch_uid="inbox_channels_forget")
     post_save.connect(

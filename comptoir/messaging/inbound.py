@@ -70,6 +70,22 @@ ChannelEventStep = Callable[[Channel, Sequence[ChannelEvent]], None]
 CHANNEL_EVENT_STEPS: list[ChannelEventStep] = []
 
 
+def inbound_step_add(step: InboundHandler, *, before: InboundHandler | None = None) -> None:
+    """Register a step once (apps' ready() may run twice), before `before` when it is
+    registered already (the apps' order puts it there otherwise), else last."""
+    if step in INBOUND_STEPS:
+        return
+    if before is not None and before in INBOUND_STEPS:
+        INBOUND_STEPS.insert(INBOUND_STEPS.index(before), step)
+    else:
+        INBOUND_STEPS.append(step)
+
+
+def channel_event_step_add(step: ChannelEventStep) -> None:
+    if step not in CHANNEL_EVENT_STEPS:
+        CHANNEL_EVENT_STEPS.append(step)
+
+
 @dataclass
 class StoreReport:
     received: list[Message] = field(default_factory=list)

@@ -315,12 +315,7 @@ def register() -> None:
     Compliance's keyword step (STOP) runs before ours: its app is listed earlier.
     """
     from comptoir.inbox.filing import conversations_receive
-    from comptoir.messaging.inbound import INBOUND_STEPS
+    from comptoir.messaging.inbound import inbound_step_add
 
     awaited_kind_register(QUESTION_KIND, LONGEST_ANSWER_TIME)
-    if profiling_answers_apply in INBOUND_STEPS:
-        return
-    if conversations_receive in INBOUND_STEPS:
-        INBOUND_STEPS.insert(INBOUND_STEPS.index(conversations_receive), profiling_answers_apply)
-    else:  # the inbox registers later and appends after us
-        INBOUND_STEPS.append(profiling_answers_apply)
+    inbound_step_add(profiling_answers_apply, before=conversations_receive)

@@ -248,17 +248,12 @@ def response_payload(response: SurveyResponse) -> dict[str, Any]:
 def register() -> None:
     """The webhook event, the window of replies looked at, and the step (from ready())."""
     from comptoir.inbox.filing import conversations_receive
-    from comptoir.messaging.inbound import INBOUND_STEPS
+    from comptoir.messaging.inbound import inbound_step_add
 
     webhook_event_register(
         WEBHOOK_EVENT, gettext_lazy("A customer replied to a satisfaction survey with a score.")
     )
     awaited_kind_register(AUTOMATION_KIND, dt.timedelta(days=MAX_REPLY_DAYS))
-    if survey_replies_apply in INBOUND_STEPS:
-        return
     # Our app is listed after the compliance and automations apps: inserted before the
     # inbox's filing, we come after the keywords and the appointment replies.
-    if conversations_receive in INBOUND_STEPS:
-        INBOUND_STEPS.insert(INBOUND_STEPS.index(conversations_receive), survey_replies_apply)
-    else:
-        INBOUND_STEPS.append(survey_replies_apply)
+    inbound_step_add(survey_replies_apply, before=conversations_receive)

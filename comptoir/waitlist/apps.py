@@ -9,7 +9,7 @@ class WaitlistConfig(AppConfig):
     def ready(self) -> None:
         from comptoir.inbox.filing import conversations_receive
         from comptoir.messaging.awaiting import awaited_kind_register
-        from comptoir.messaging.inbound import INBOUND_STEPS
+        from comptoir.messaging.inbound import inbound_step_add
         from comptoir.waitlist.replies import REPLY_WINDOW, waitlist_replies_apply
         from comptoir.waitlist.texts import OFFER_KIND
         from comptoir.webhooks.services import webhook_event_register
@@ -21,9 +21,4 @@ class WaitlistConfig(AppConfig):
         awaited_kind_register(OFFER_KIND, REPLY_WINDOW)
         # After the compliance keywords and the appointment answers (a message they handled
         # has a kind and is left alone), before the inbox files the messages.
-        if waitlist_replies_apply in INBOUND_STEPS:
-            return
-        if conversations_receive in INBOUND_STEPS:
-            INBOUND_STEPS.insert(INBOUND_STEPS.index(conversations_receive), waitlist_replies_apply)
-        else:
-            INBOUND_STEPS.append(waitlist_replies_apply)
+        inbound_step_add(waitlist_replies_apply, before=conversations_receive)

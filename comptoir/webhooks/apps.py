@@ -6,9 +6,8 @@ class WebhooksConfig(AppConfig):
     label = "webhooks"
 
     def ready(self) -> None:
-        from comptoir.messaging.inbound import INBOUND_STEPS
+        from comptoir.messaging.inbound import inbound_step_add
         from comptoir.webhooks.events import messages_received_emit
 
         # After the inbox's step (its app is listed first): messages have `.conversation`.
-        if messages_received_emit not in INBOUND_STEPS:
-            INBOUND_STEPS.append(messages_received_emit)
+        inbound_step_add(messages_received_emit)
