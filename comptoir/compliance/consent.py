@@ -18,7 +18,7 @@ from comptoir.compliance.models import (
     ConsentSource,
 )
 from comptoir.contacts.models import Contact
-from comptoir.core.bulk import convert, in_list
+from comptoir.core.bulk import converter, in_list
 
 
 def consent_record(
@@ -109,7 +109,8 @@ def consent_state(
         return state
     # Plain SQL: on an audience of 100,000 the ORM's per-row work costs more than the query.
     field = ConsentEvent._meta.get_field("contact")
-    as_stored = {convert(field, i): i for i in ids}  # the database's form -> our UUID
+    as_db = converter(field)
+    as_stored = {as_db(i): i for i in ids}  # the database's form -> our UUID
     table = connection.ops.quote_name(ConsentEvent._meta.db_table)
     where, params = in_list("contact_id", list(as_stored))
     if scope is not None:

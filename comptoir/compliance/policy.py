@@ -34,7 +34,7 @@ from comptoir.compliance.decisions import CONSENT_EXEMPT_KINDS, Candidate, Refus
 from comptoir.compliance.gdpr import rule_suppressed
 from comptoir.compliance.models import ConsentAction
 from comptoir.contacts.phones import TEXTABLE_TYPES
-from comptoir.core.bulk import convert, in_list
+from comptoir.core.bulk import convert, converter, in_list
 from comptoir.core.errors import ValidationError
 
 # Ids per look-up: SQLite binds each id as a parameter (its limit is 32,766); PostgreSQL
@@ -94,13 +94,19 @@ def rule_consent(candidates: Sequence[Candidate], context: Context) -> dict[Any,
     email stops emails, a STOP stops texts and calls, and email marketing needs consent
     given for email.
     """
-    concerned = [c for c in candidates if c.contact_id and c.kind not in CONSENT_EXEMPT_KINDS]
-    state: dict[tuple[Any, str, str], str] = {}
-    for scope in {consent_scope(c.scheme) for c in concerned}:
-        ids = {c.contact_id for c in concerned if consent_scope(c.scheme) == scope}
+    concerned = [
+        (c, consent_scope(c.scheme))
+        for c in candidates
+        if c.contact_id and c.kind not in CONSENT_EXEMPT_KINDS
+    ]
+    by_scope: dict[str, set[Any]] = {}
+    for c, scope in concerned:
+        by_scope.setdefault(scope, set()).add(c.contact_id)
+    # Per scope: (contact id, purpose) -> the latest action.
+    state: dict[str, dict[tuple[Any, str], str]] = {}
+    for scope, ids in by_scope.items():
         for chunk in _chunks(ids):
-            for (contact_id, purpose), action in consent_state(chunk, scope=scope).items():
-                state[(contact_id, purpose, scope)] = action
+            state.setdefault(scope, {}).update(consent_state(chunk, scope=scope))
     out_of = {
         (p, scope): Refusal("opted_out", _refusal_text(p, scope))
         for p in ("marketing", "service")
@@ -115,10 +121,9 @@ def rule_consent(candidates: Sequence[Candidate], context: Context) -> dict[Any,
         ),
     }
     found = {}
-    for c in concerned:
+    for c, scope in concerned:
         purpose = "marketing" if c.purpose == "marketing" else "service"
-        scope = consent_scope(c.scheme)
-        latest = state.get((c.contact_id, purpose, scope))
+        latest = state[scope].get((c.contact_id, purpose))
         if latest == ConsentAction.REVOKED:
             found[c.key] = out_of[(purpose, scope)]
         elif purpose == "marketing" and latest != ConsentAction.GRANTED:
@@ -154,10 +159,10 @@ def rule_frequency_cap(candidates: Sequence[Candidate], context: Context) -> dic
     since = context.now - dt.timedelta(days=policy.cap_days)
     counts: Counter[Any] = Counter()
     messages = connection.ops.quote_name(Message._meta.db_table)
-    contact_field = Message._meta.get_field("contact")
+    as_db = converter(Message._meta.get_field("contact"))
     since_db = convert(Message._meta.get_field("created_at"), since)
     for chunk in _chunks({c.contact_id for c in concerned}):
-        as_stored = {convert(contact_field, i): i for i in chunk}
+        as_stored = {as_db(i): i for i in chunk}
         where, params = in_list("contact_id", list(as_stored))
         with connection.cursor() as cursor:
             cursor.execute(
@@ -205,15 +210,20 @@ def rule_sending_window(candidates: Sequence[Candidate], context: Context) -> di
     found: dict[Any, Refusal] = {}
     # Audiences share a handful of (country, zone, minute) triples: decide each once.
     memo: dict[tuple[Any, ...], Refusal | None] = {}
+    policies: dict[Any, CountryPolicy] = {}
+    now, this_minute = context.now, context.now.replace(second=0, microsecond=0)
     for c in candidates:
         if c.purpose != "marketing":
             continue
         # +1 415… needs the area code to know the zone; elsewhere the country is enough.
         country, number_zone = _place(c.phone[:6]) if c.phone.startswith("+") else (None, "")
         zone = c.contact_tz or number_zone or context.workspace.timezone
-        policy = context.policy(country)
-        at = max(c.send_at or context.now, context.now)
-        key = (policy.marketing_window, policy.country, zone, at.replace(second=0, microsecond=0))
+        policy = policies.get(country) or policies.setdefault(country, context.policy(country))
+        if c.send_at is None or c.send_at <= now:
+            at, minute = now, this_minute
+        else:
+            at, minute = c.send_at, c.send_at.replace(second=0, microsecond=0)
+        key = (policy.marketing_window, policy.country, zone, minute)
         if key not in memo:
             memo[key] = _deferral(policy, zone, at)
         refusal = memo[key]

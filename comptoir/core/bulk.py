@@ -157,10 +157,19 @@ def update_objects(objs: Sequence[models.Model], columns: Sequence[str]) -> None
         cursor.executemany(sql, params)
 
 
+def converter(field: models.Field[Any, Any]) -> Converter:
+    """What turns values of this column into the database's form: chosen once, then
+    applied to every value (looking it up per value costs more than the conversion)."""
+    return _converter(field) or _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 def convert(field: models.Field[Any, Any], value: Any) -> Any:
     """One value as the database takes it (for hand-written UPDATE … WHERE id = %s)."""
-    conv = _converter(field)
-    return conv(value) if conv else value
+    return converter(field)(value)
 
 
 def _column(field: object) -> models.Field[Any, Any]:

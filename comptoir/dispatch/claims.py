@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from comptoir.channels.models import Channel
 from comptoir.compliance.policy import Candidate, Context, Refusal, refusals
-from comptoir.core.bulk import convert, insert_rows
+from comptoir.core.bulk import convert, converter, insert_rows
 from comptoir.messaging.models import Message, MessageTransition, Status
 
 CLAIM_FIELDS = (
@@ -84,10 +84,10 @@ def mark_sent(sent: Sequence[tuple[str, uuid.UUID]], now: dt.datetime) -> None:
                 [at, [pid for pid, _ in sent], [i for _, i in sent]],
             )
             return
-        id_field = Message._meta.get_field("id")
+        as_db = converter(Message._meta.get_field("id"))
         cursor.executemany(
             f"UPDATE {table} {values.replace('v.pid', '%s')}WHERE id = %s",
-            [(pid, at, convert(id_field, i)) for pid, i in sent],
+            [(pid, at, as_db(i)) for pid, i in sent],
         )
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from comptoir.contacts.models import Contact, Purchase
 from comptoir.contacts.services import CONTACT_COLUMNS, tags_get_or_create
-from comptoir.core.bulk import convert, in_list, insert_rows, update_objects
+from comptoir.core.bulk import convert, converter, in_list, insert_rows, update_objects
 from comptoir.core.ids import uuid7
 from comptoir.imports.consent import consent_write
 from comptoir.imports.models import ImportJob
@@ -209,13 +209,13 @@ def purchase_id(key: str, occurrence: int) -> uuid.UUID:
 def _purchases_there(workspace: Workspace, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these purchase ids exist: plain SQL, one array parameter on PostgreSQL (the
     ORM's 5,000 placeholders cost psycopg more than the query)."""
-    field = Purchase._meta.pk
+    as_db = converter(Purchase._meta.pk)
     workspace_id = convert(Purchase._meta.get_field("workspace"), workspace.id)
     table = connection.ops.quote_name(Purchase._meta.db_table)
     there: set[uuid.UUID] = set()
     with connection.cursor() as cursor:
         for chunk in _chunks(ids):
-            where, params = in_list("id", [convert(field, pk) for pk in chunk])
+            where, params = in_list("id", [as_db(pk) for pk in chunk])
             cursor.execute(
                 f"SELECT id FROM {table} WHERE workspace_id = %s AND {where}",  # noqa: S608
                 [workspace_id, *params],
