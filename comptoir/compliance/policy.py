@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from phonenumbers import timezone as phone_timezone
 
 from comptoir.compliance.audit import AuditAction, audit_record
-from comptoir.compliance.consent import EMAIL_SCOPE, PHONE_SCOPE, consent_scope, consent_state
+from comptoir.compliance.consent import EMAIL_SCOPE, PHONE_SCOPE, consent_latest, consent_scope
 from comptoir.compliance.countries import (
     CountryPolicy,
     next_opening,
@@ -34,7 +34,7 @@ from comptoir.compliance.decisions import CONSENT_EXEMPT_KINDS, Candidate, Refus
 from comptoir.compliance.gdpr import rule_suppressed
 from comptoir.compliance.models import ConsentAction
 from comptoir.contacts.phones import TEXTABLE_TYPES
-from comptoir.core.bulk import convert, converter, in_list
+from comptoir.core.bulk import convert, key_of, keys_in, uuid_keys
 from comptoir.core.errors import ValidationError
 
 # Ids per look-up: SQLite binds each id as a parameter (its limit is 32,766); PostgreSQL
@@ -94,19 +94,17 @@ def rule_consent(candidates: Sequence[Candidate], context: Context) -> dict[Any,
     email stops emails, a STOP stops texts and calls, and email marketing needs consent
     given for email.
     """
-    concerned = [
-        (c, consent_scope(c.scheme))
-        for c in candidates
-        if c.contact_id and c.kind not in CONSENT_EXEMPT_KINDS
-    ]
-    by_scope: dict[str, set[Any]] = {}
-    for c, scope in concerned:
-        by_scope.setdefault(scope, set()).add(c.contact_id)
-    # Per scope: (contact id, purpose) -> the latest action.
-    state: dict[str, dict[tuple[Any, str], str]] = {}
-    for scope, ids in by_scope.items():
-        for chunk in _chunks(ids):
-            state.setdefault(scope, {}).update(consent_state(chunk, scope=scope))
+    concerned = [c for c in candidates if c.contact_id and c.kind not in CONSENT_EXEMPT_KINDS]
+    keys = uuid_keys(c.contact_id for c in concerned)
+    scopes = [consent_scope(c.scheme) for c in concerned]
+    by_scope: dict[str, set[str]] = {}
+    for key, scope in zip(keys, scopes, strict=True):
+        by_scope.setdefault(scope, set()).add(key)
+    # Per scope: (contact key, purpose) -> the latest action.
+    state: dict[str, dict[tuple[str, str], str]] = {scope: {} for scope in by_scope}
+    for scope, scope_keys in by_scope.items():
+        for chunk in _chunks(scope_keys):
+            state[scope].update(consent_latest(chunk, scope=scope))
     out_of = {
         (p, scope): Refusal("opted_out", _refusal_text(p, scope))
         for p in ("marketing", "service")
@@ -121,9 +119,9 @@ def rule_consent(candidates: Sequence[Candidate], context: Context) -> dict[Any,
         ),
     }
     found = {}
-    for c, scope in concerned:
+    for c, key, scope in zip(concerned, keys, scopes, strict=True):
         purpose = "marketing" if c.purpose == "marketing" else "service"
-        latest = state[scope].get((c.contact_id, purpose))
+        latest = state[scope].get((key, purpose))
         if latest == ConsentAction.REVOKED:
             found[c.key] = out_of[(purpose, scope)]
         elif purpose == "marketing" and latest != ConsentAction.GRANTED:
@@ -157,16 +155,15 @@ def rule_frequency_cap(candidates: Sequence[Candidate], context: Context) -> dic
         return {}
     policy = context.policy()
     since = context.now - dt.timedelta(days=policy.cap_days)
-    counts: Counter[Any] = Counter()
+    counts: Counter[str] = Counter()
     messages = connection.ops.quote_name(Message._meta.db_table)
-    as_db = converter(Message._meta.get_field("contact"))
     since_db = convert(Message._meta.get_field("created_at"), since)
-    for chunk in _chunks({c.contact_id for c in concerned}):
-        as_stored = {as_db(i): i for i in chunk}
-        where, params = in_list("contact_id", list(as_stored))
+    keys = uuid_keys(c.contact_id for c in concerned)
+    for chunk in _chunks(set(keys)):
+        where, params = keys_in("contact_id", chunk)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT contact_id, COUNT(*) FROM {messages} "  # noqa: S608 - names from the model
+                f"SELECT {key_of('contact_id')}, COUNT(*) FROM {messages} "  # noqa: S608 - names from the model
                 f"WHERE workspace_id = %s AND purpose = 'marketing' AND created_at >= %s "
                 f"AND status NOT IN ('blocked', 'failed') AND {where} GROUP BY contact_id",
                 [
@@ -175,18 +172,18 @@ def rule_frequency_cap(candidates: Sequence[Candidate], context: Context) -> dic
                     *params,
                 ],
             )
-            counts.update({as_stored[cid]: n for cid, n in cursor.fetchall()})
+            counts.update(dict(cursor.fetchall()))
     found = {}
     reason = _("This customer already got %(n)d marketing message(s) in %(days)d days.") % {
         "n": policy.cap_count,
         "days": policy.cap_days,
     }
     capped = Refusal("frequency_cap", reason)
-    for c in concerned:
-        if counts[c.contact_id] >= policy.cap_count:
+    for c, key in zip(concerned, keys, strict=True):
+        if counts[key] >= policy.cap_count:
             found[c.key] = capped
         else:
-            counts[c.contact_id] += 1  # two in one batch: the second is capped
+            counts[key] += 1  # two in one batch: the second is capped
     return found
 
 
