@@ -153,7 +153,8 @@ def test_2_reports_a_problem_staff_alerted_at_once(api, workspace, channel, team
     assert alert.status == AlertStatus.REPORTED and answer.kind == "alert_report"
     conversation = Conversation.objects.get(contact__phone=PHONE)
     assert conversation.status == ConversationStatus.OPEN
-    assert (conversation.urgent_word, conversation.unanswered) == ("alerte", 1)
+    assert (conversation.flag, conversation.urgent_word) == ("Alerte : problème signalé", "")
+    assert conversation.unanswered == 1
     assert conversation.score_base >= 40
     (staff,) = to_staff()
     assert "signale un problème" in staff.body and PHONE in staff.body
@@ -188,7 +189,8 @@ def test_no_answer_is_sent_again_then_escalated_then_1_closes_it(
     (staff,) = to_staff()
     assert "sans réponse après 2 envoi(s)" in staff.body
     conversation = Conversation.objects.get(contact__phone=PHONE)
-    assert conversation.status == ConversationStatus.OPEN and conversation.urgent_word
+    assert conversation.status == ConversationStatus.OPEN
+    assert conversation.flag == "Alerte : sans réponse"
     (escalated,) = webhooks("alert.escalated")
     assert escalated["reason"] == "unanswered" and escalated["attempts"] == 2
     with at(25):

@@ -132,7 +132,9 @@ def _assert_consistent(conversation: Conversation) -> None:
         assert history[waiting][0] == Direction.OUT
     assert (conversation.last_preview, conversation.last_message_at) == history[0][1:]
     base = base_points(
-        vip=conversation.vip, urgent=bool(conversation.urgent_word), unanswered=waiting
+        vip=conversation.vip,
+        urgent=bool(conversation.urgent_word or conversation.flag),
+        unanswered=waiting,
     )
     assert conversation.score_base == base
     if conversation.status == ConversationStatus.OPEN:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 
 from comptoir.core.errors import ValidationError
 from comptoir.inbox.calls import TEXTBACK
 from comptoir.inbox.models import Conversation, ConversationEvent, ConversationStatus, EventKind
+from comptoir.inbox.priority import score_parts
 from comptoir.inbox.services import (
     ReplyRefused,
     conversation_reply,
+    conversation_set_status,
     conversations_list,
+    rescore,
 )
 from comptoir.messaging.models import Message, Status
 from comptoir.sandbox.carrier import customer_calls, customer_texts
@@ -38,6 +43,69 @@ def test_urgent_words_and_unanswered_messages_raise_the_score(workspace, channel
     first = conversations_list(workspace)[0]
     assert first.contact.phone == "+33622222222"
     assert (first.urgent_word, first.score_base) == ("cassees", 45)
+
+
+@pytest.mark.parametrize(
+    ("flag", "word", "expected"),
+    [
+        ("", "", []),
+        ("Survey score 2/5", "", [("Survey score 2/5", 40)]),
+        ("", "casse", [("urgent word “casse”", 40)]),
+        # Both: each shows its reason, the urgent points count once.
+        ("Survey score 2/5", "casse", [("Survey score 2/5", 40), ("urgent word “casse”", 0)]),
+    ],
+)
+def test_a_flag_and_an_urgent_word_each_give_their_reason(flag, word, expected):
+    now = PARIS_OPEN
+    parts = score_parts(
+        vip=False, urgent_word=word, flag=flag, unanswered=0, waiting_since=None, now=now
+    )
+    assert [(p.label, p.points) for p in parts] == expected
+
+
+def flag(conversation: Conversation, reason: str) -> None:
+    conversation.flag = reason
+    rescore(conversation)
+    conversation.save()
+
+
+def test_a_flag_scores_like_an_urgent_word_and_a_reply_clears_both(workspace, channel):
+    customer_texts(channel=channel, sender="+33611111111", text="Mes lunettes sont cassées")
+    conversation = Conversation.objects.get(workspace=workspace)
+    flag(conversation, "Survey score 1/5")
+    assert conversation.score_base == 45  # urgent once, one unanswered message
+    conversation_reply(conversation=conversation, body="On regarde ça tout de suite.")
+    conversation.refresh_from_db()
+    assert (conversation.flag, conversation.urgent_word, conversation.score_base) == ("", "", 0)
+
+
+def test_closing_a_conversation_clears_its_flag(workspace, channel):
+    customer_texts(channel=channel, sender="+33611111111", text="Bonjour")
+    conversation = Conversation.objects.get(workspace=workspace)
+    flag(conversation, "Alerte : sans réponse")
+    assert conversation.score_base == 45
+    conversation = conversation_set_status(conversation=conversation, status="closed")
+    assert (conversation.flag, conversation.score_base) == ("", 0)
+
+
+def test_the_migration_moves_marked_urgent_words_into_the_flag(workspace, channel):
+    for n, word in enumerate(["!Survey score 2/5", "casse", "!" + "x" * 63]):
+        customer_texts(channel=channel, sender=f"+3361111111{n}", text="Bonjour")
+        Conversation.objects.filter(contact__phone=f"+3361111111{n}").update(urgent_word=word)
+    migration = importlib.import_module("comptoir.inbox.migrations.0003_conversation_flag")
+
+    def stored() -> list[tuple[str, str]]:
+        rows = Conversation.objects.order_by("contact__phone")
+        return list(rows.values_list("urgent_word", "flag"))
+
+    migration.flags_out_of_urgent_word(django_apps, None)
+    assert stored() == [("", "Survey score 2/5"), ("casse", ""), ("", "x" * 63)]
+    migration.flags_out_of_urgent_word(django_apps, None)  # twice: nothing more moves
+    assert stored()[0] == ("", "Survey score 2/5")
+    Conversation.objects.filter(urgent_word="casse").update(flag="y" * 120)
+    migration.flags_into_urgent_word(django_apps, None)
+    # Back: the flag wins the one column, cut to its 64 characters.
+    assert stored() == [("!Survey score 2/5", ""), ("!" + "y" * 63, ""), ("!" + "x" * 63, "")]
 
 
 def test_a_reply_answers_the_conversation_and_reaches_the_handset(workspace, channel):

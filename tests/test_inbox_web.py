@@ -202,7 +202,7 @@ CONTACT_COLUMNS += ["preferred_channel", "attributes", "is_prospect"]
 CONVERSATION_COLUMNS = ["id", "created_at", "updated_at", "workspace_id", "contact_id"]
 CONVERSATION_COLUMNS += ["status", "unread", "unanswered", "waiting_since", "rank_at"]
 CONVERSATION_COLUMNS += ["last_message_at", "last_preview", "last_direction", "vip"]
-CONVERSATION_COLUMNS += ["urgent_word", "score_base", "sender"]
+CONVERSATION_COLUMNS += ["urgent_word", "flag", "score_base", "sender"]
 MESSAGE_COLUMNS = ["id", "created_at", "updated_at", "workspace_id", "channel_id", "contact_id"]
 MESSAGE_COLUMNS += ["direction", "address", "body", "purpose", "priority", "status", "send_at"]
 MESSAGE_COLUMNS += ["request_hash", "encoding", "segments", "provider_id", "error_code"]
@@ -258,6 +258,7 @@ def _big_shop(workspace: Workspace, channel, conversations: int, messages: int) 
                 f"bonjour {n}",
                 "in",
                 n % 7 == 0,
+                "",
                 "",
                 n % 3 * 5,
                 "",

@@ -187,6 +187,18 @@ def test_a_low_score_opens_a_priority_conversation_on_top(surveyed, channel, wor
     assert WebhookDelivery.objects.filter(event_type="survey.answered").count() == 0  # no endpoint
 
 
+def test_a_low_score_and_an_urgent_word_both_show_their_reason(surveyed, channel):
+    reply(channel, "2")
+    flagged = conversation(reply(channel, "Et mes lunettes sont cassées"))
+    assert flagged.flag in {"Note de l'enquête 2/5", "Survey score 2/5"}
+    assert flagged.urgent_word == "cassees"
+    flag, word, *_ = conversation_parts(flagged, SURVEYED + dt.timedelta(hours=1))
+    # Urgent counts once: the flag carries the 40 points, the urgent word shows its label.
+    assert (flag.label, flag.points) == (flagged.flag, 40)
+    assert "cassees" in word.label and word.points == 0
+    assert flagged.score_base == 40 + 2 * 5
+
+
 def test_a_low_score_sends_the_goodwill_offer_to_a_consenting_customer(
     surveyed, channel, workspace
 ):

@@ -9,9 +9,15 @@ import logging
 from django.db import transaction
 
 from comptoir.alerts.models import Alert
-from comptoir.alerts.texts import staff_text, urgent_label
+from comptoir.alerts.texts import OUTCOME_WORDS, staff_text, urgent_label
 from comptoir.core.errors import ComptoirError
-from comptoir.inbox.models import Conversation, ConversationEvent, ConversationStatus, EventKind
+from comptoir.inbox.models import (
+    FLAG_LENGTH,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    EventKind,
+)
 from comptoir.inbox.services import conversation_for, inbox_settings, rescore, team_broadcast
 from comptoir.messaging.models import Purpose
 from comptoir.messaging.outbox import SendRequest, messages_send
@@ -52,8 +58,15 @@ def _text_staff(alert: Alert, body: str, outcome: str) -> int:
     return sent
 
 
-def _flag_conversation(alert: Alert, note: str, now: dt.datetime) -> Conversation:
-    """The customer's conversation: open, with the alert as its urgent reason, and a note."""
+def _flag_reason(alert: Alert, outcome: str) -> str:
+    """The conversation's flag, in the shop's language: "Alerte : sans réponse"."""
+    language = alert.workspace.language if alert.workspace.language in OUTCOME_WORDS else "en"
+    colon = " : " if language == "fr" else ": "
+    return f"{urgent_label(alert).capitalize()}{colon}{OUTCOME_WORDS[language][outcome]}"
+
+
+def _flag_conversation(alert: Alert, outcome: str, note: str, now: dt.datetime) -> Conversation:
+    """The customer's conversation: open, flagged with the alert's outcome, and a note."""
     found = conversation_for(alert.workspace, contact=alert.contact)
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
@@ -62,7 +75,7 @@ def _flag_conversation(alert: Alert, note: str, now: dt.datetime) -> Conversatio
     )
     inbox_settings(alert.workspace)  # created here if new, not inside the inbox's step
     conversation.status = ConversationStatus.OPEN
-    conversation.urgent_word = conversation.urgent_word or urgent_label(alert)
+    conversation.flag = _flag_reason(alert, outcome)[:FLAG_LENGTH]  # the latest outcome wins
     conversation.waiting_since = conversation.waiting_since or now
     rescore(conversation)
     conversation.save()
@@ -79,7 +92,7 @@ def _flag_conversation(alert: Alert, note: str, now: dt.datetime) -> Conversatio
 def staff_alert(alert: Alert, outcome: str, now: dt.datetime) -> int:
     """Tell staff an alert needs them ("escalated" or "reported"); texts sent, counted."""
     body = staff_text(alert, outcome)
-    _flag_conversation(alert, body, now)
+    _flag_conversation(alert, outcome, body, now)
     return _text_staff(alert, body, outcome)
 
 

@@ -294,7 +294,7 @@ def seed(
         seeded.assigned += assignee is not None
         seeded.prospects += contact.is_prospect
         seeded.vip += vip
-        seeded.urgent += bool(conversation.urgent_word)
+        seeded.urgent += bool(conversation.urgent_word or conversation.flag)
         if len(messages) >= BATCH:
             insert_objects(messages)
             seeded.messages += len(messages)

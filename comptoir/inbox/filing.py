@@ -17,8 +17,8 @@ from django.utils import timezone
 from comptoir.contacts.models import Contact
 from comptoir.core.bulk import insert_objects, update_objects
 from comptoir.core.ids import uuid7
-from comptoir.inbox.models import Conversation, ConversationStatus, Team
-from comptoir.inbox.priority import flagged, urgent_word_in, urgent_words
+from comptoir.inbox.models import FLAG_LENGTH, Conversation, ConversationStatus, Team
+from comptoir.inbox.priority import urgent_word_in, urgent_words
 from comptoir.inbox.services import (
     TEAM_BROADCAST,
     TEAM_REPLY,
@@ -60,13 +60,11 @@ def _receive(conversation: Conversation, message: Message, *, vip: bool) -> None
         conversation.status = ConversationStatus.OPEN
         language = (conversation.contact.language if conversation.contact else "") or ""
         words = urgent_words({language, workspace.language, "en"} - {""}, settings.urgent_words)
-        # An earlier inbound step may flag the message (a low survey score): its reason wins.
+        # An earlier inbound step may flag the message (a low survey score): the latest
+        # reason replaces an earlier flag.
         reason = getattr(message, "priority_reason", "")
-        conversation.urgent_word = (
-            (flagged(reason) if reason else "")
-            or conversation.urgent_word
-            or urgent_word_in(message.body, words)
-        )
+        conversation.flag = reason[:FLAG_LENGTH] or conversation.flag
+        conversation.urgent_word = conversation.urgent_word or urgent_word_in(message.body, words)
     conversation.vip = vip
     rescore(conversation)
 
@@ -187,6 +185,7 @@ RECEIVE_FIELDS = (
     "waiting_since",
     "status",
     "urgent_word",
+    "flag",
     "vip",
     "score_base",
     "rank_at",

@@ -22,6 +22,8 @@ from comptoir.core.models import BaseModel, WorkspaceManager
 from comptoir.inbox.hours import default_hours
 from comptoir.workspaces.models import Workspace
 
+FLAG_LENGTH = 120  # Conversation.flag: longer reasons are cut
+
 
 class ConversationStatus(models.TextChoices):
     OPEN = "open", _("Open")
@@ -94,6 +96,9 @@ class Conversation(BaseModel):
     # What the priority score is made of (see comptoir.inbox.priority).
     vip = models.BooleanField(default=False)
     urgent_word = models.CharField(max_length=64, blank=True)
+    # Why the system put the conversation on top ("Survey score 2/5", an escalated alert):
+    # shown as it is, worth an urgent word's points; cleared when the shop answers.
+    flag = models.CharField(max_length=FLAG_LENGTH, blank=True)
     score_base = models.PositiveIntegerField(default=0)
     # waiting_since moved back by the base points' worth of waiting: sorting on it
     # ascending sorts open conversations by score, with a plain index.

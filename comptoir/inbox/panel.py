@@ -35,7 +35,8 @@ class Panel:
 def conversation_row(conversation: Conversation, now: Any) -> Row:
     parts = conversation_parts(conversation, now)
     score = sum(p.points for p in parts)
-    reasons = "; ".join(f"{p.label} +{p.points}" for p in parts) or _("nothing waiting")
+    labels = (f"{p.label} +{p.points}" if p.points else p.label for p in parts)
+    reasons = "; ".join(labels) or _("nothing waiting")
     return Row(
         conversation,
         score,

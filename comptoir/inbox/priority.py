@@ -1,7 +1,11 @@
 """A conversation's priority: a score staff can read as a sum of reasons.
 
-    score = VIP 30 + urgent word 40 + 5 per unanswered message (at most 5 counted)
+    score = VIP 30 + urgent 40 + 5 per unanswered message (at most 5 counted)
             + 1 per 2 minutes the oldest unanswered message has waited
+
+"Urgent" is an urgent word in the customer's messages or a flag the system set with its
+reason ("Survey score 2/5", an escalated alert); with both, each reason is shown but the
+40 points count once.
 
 Only the waiting part grows with time, so the list is sorted on one stored instant,
 `rank_at` = waiting_since - (the other points x 2 minutes): the earlier it is, the
@@ -24,10 +28,6 @@ POINTS_URGENT = 40
 POINTS_PER_UNANSWERED = 5
 UNANSWERED_COUNTED = 5
 MINUTES_PER_POINT = 2
-# A reason the system flags a conversation with ("Survey score 2/5"), kept in urgent_word
-# behind this mark (normalised urgent words never start with it): an urgent word's points,
-# shown as it is.
-FLAG_MARK = "!"
 
 # Built-in urgent words per language (accents and case do not matter); workspaces add theirs.
 URGENT_WORDS: Mapping[str, tuple[str, ...]] = {
@@ -73,11 +73,6 @@ def urgent_word_in(text: str, words: Iterable[str]) -> str:
     return next((w for w in words if f" {w} " in padded), "")
 
 
-def flagged(reason: str) -> str:
-    """The urgent_word value that flags a conversation with this reason."""
-    return (FLAG_MARK + reason)[:64]
-
-
 def base_points(*, vip: bool, urgent: bool, unanswered: int) -> int:
     return (
         (POINTS_VIP if vip else 0)
@@ -102,6 +97,7 @@ def score_parts(
     *,
     vip: bool,
     urgent_word: str,
+    flag: str,
     unanswered: int,
     waiting_since: dt.datetime | None,
     now: dt.datetime,
@@ -110,10 +106,14 @@ def score_parts(
     parts = []
     if vip:
         parts.append(Part(_("VIP customer"), POINTS_VIP))
-    if urgent_word.startswith(FLAG_MARK):
-        parts.append(Part(urgent_word[len(FLAG_MARK) :], POINTS_URGENT))
-    elif urgent_word:
-        parts.append(Part(_("urgent word “%(word)s”") % {"word": urgent_word}, POINTS_URGENT))
+    # Urgent counts once (a flag and an urgent word are one reason to answer first, as when
+    # one column held either): the flag carries the points, the urgent word adds its label.
+    urgent = POINTS_URGENT
+    if flag:
+        parts.append(Part(flag, urgent))
+        urgent = 0
+    if urgent_word:
+        parts.append(Part(_("urgent word “%(word)s”") % {"word": urgent_word}, urgent))
     if unanswered:
         counted = min(unanswered, UNANSWERED_COUNTED)
         parts.append(
@@ -134,6 +134,7 @@ def conversation_parts(conversation: Any, now: dt.datetime) -> list[Part]:
     return score_parts(
         vip=conversation.vip,
         urgent_word=conversation.urgent_word,
+        flag=conversation.flag,
         unanswered=conversation.unanswered,
         waiting_since=conversation.waiting_since,
         now=now,

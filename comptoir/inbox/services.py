@@ -100,7 +100,7 @@ def _locked(conversation: Conversation) -> Conversation:
 def rescore(conversation: Conversation) -> None:
     conversation.score_base = base_points(
         vip=conversation.vip,
-        urgent=bool(conversation.urgent_word),
+        urgent=bool(conversation.urgent_word or conversation.flag),
         unanswered=conversation.unanswered,
     )
     if conversation.status == ConversationStatus.OPEN:
@@ -126,7 +126,7 @@ def conversation_answered(
     if answers:
         conversation.unanswered = 0
         conversation.waiting_since = None
-        conversation.urgent_word = ""
+        conversation.urgent_word = conversation.flag = ""
         if conversation.status == ConversationStatus.OPEN:
             conversation.status = ConversationStatus.WAITING
     rescore(conversation)
@@ -269,7 +269,7 @@ def conversation_set_status(
             conversation.waiting_since = conversation.waiting_since or timezone.now()
         else:
             conversation.unanswered, conversation.waiting_since = 0, None
-            conversation.urgent_word = ""
+            conversation.urgent_word = conversation.flag = ""
         rescore(conversation)
         conversation.save()
         _event(conversation, EventKind.STATUS, author=author, status=status)
