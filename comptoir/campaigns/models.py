@@ -107,9 +107,14 @@ class RecipientStatus(models.TextChoices):
 class CampaignRecipient(models.Model):
     """One contact of a launched campaign; never two rows for the same contact."""
 
-    # No index of its own: the unique (campaign, contact) index starts with it.
+    # No index of its own: the unique (campaign, contact) index starts with it. No
+    # database constraint either (see comptoir.core.models).
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="recipients", db_index=False
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="recipients",
+        db_index=False,
+        db_constraint=False,
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(
@@ -139,7 +144,7 @@ class CampaignAudience(models.Model):
 
     pk = models.CompositePrimaryKey("campaign", "contact")
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
 
@@ -168,18 +173,26 @@ class ShortLink(models.Model):
     redirect can never be pointed elsewhere (no open redirect).
     """
 
-    code = models.CharField(max_length=16, unique=True)
+    code = models.CharField(max_length=16)  # unique: see Meta (no pattern-matching index)
     # Unindexed: links are found by code, campaign or contact, never by workspace alone.
+    # Neither reference is checked by the database per row (see comptoir.core.models).
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="links")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="links", db_constraint=False
+    )
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="campaign_links"
     )
     url = models.URLField(max_length=2000)
     is_test = models.BooleanField(default=False)
     created_at = models.DateTimeField()
+
+    class Meta:
+        # A constraint rather than unique=True, which on PostgreSQL adds a second index
+        # for LIKE queries that nothing runs (one more write per link).
+        constraints = [models.UniqueConstraint(fields=["code"], name="shortlink_code_unique")]
 
     def __str__(self) -> str:
         return self.code

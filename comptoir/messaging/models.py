@@ -69,8 +69,23 @@ class Medium(models.TextChoices):
 
 
 class Message(BaseModel):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="messages")
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    # No single-column index on workspace or channel: message_contact_idx and
+    # message_provider_idx start with them (each index is one more write per message).
+    # No database constraint either (see comptoir.core.models).
+    workspace = models.ForeignKey(
+        Workspace,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
+        db_constraint=False,
+    )
+    channel = models.ForeignKey(
+        Channel,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        db_index=False,
+        db_constraint=False,
+    )
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, related_name="messages", null=True, blank=True
     )
@@ -105,7 +120,12 @@ class Message(BaseModel):
     kind = models.CharField(max_length=24, blank=True)
     # The staff member who wrote it, for replies from the inbox.
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # message_author_idx: only the rows that have one
     )
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -143,7 +163,15 @@ class Message(BaseModel):
                 name="message_sending_idx",
             ),
             models.Index(fields=["channel", "provider_id"], name="message_provider_idx"),
-            models.Index(fields=["claim_token"], name="message_claim_idx"),
+            # Only claimed messages: the millions waiting or sent have no token.
+            models.Index(
+                fields=["claim_token"],
+                condition=Q(claim_token__isnull=False),
+                name="message_claim_idx",
+            ),
+            models.Index(
+                fields=["author"], condition=Q(author__isnull=False), name="message_author_idx"
+            ),
             models.Index(fields=["workspace", "contact", "created_at"], name="message_contact_idx"),
         ]
 
@@ -154,7 +182,10 @@ class Message(BaseModel):
 class MessageTransition(models.Model):
     """One row per state change: the message's history, with the reason when there is one."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="transitions")
+    # Indexed by (message, at) below, which serves look-ups by message alone too.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="transitions", db_index=False
+    )
     status = models.CharField(max_length=10, choices=Status.choices)
     at = models.DateTimeField()
     code = models.CharField(max_length=40, blank=True)
