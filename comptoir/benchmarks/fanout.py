@@ -70,6 +70,12 @@ def _audience(workspace: Workspace, size: int) -> Tag:
     for start in range(0, size, INSERT_BATCH):
         with transaction.atomic():
             _audience_batch(workspace, tag, start, min(INSERT_BATCH, size - start), rng, now)
+    if connection.vendor == "postgresql":
+        # A shop's customers are imported days before a campaign: their tables have
+        # statistics by then (autovacuum's ANALYZE), and the planner uses them.
+        with connection.cursor() as cursor:
+            for model in (Contact, Contact.tags.through, ConsentEvent, Message):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return tag
 
 

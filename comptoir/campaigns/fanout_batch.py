@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +33,9 @@ from comptoir.campaigns.models import Campaign, CampaignAudience, RecipientStatu
 from comptoir.campaigns.personalise import Personaliser
 from comptoir.compliance.decisions import Candidate
 from comptoir.compliance.policy import Context, refusals
-from comptoir.core.ids import uuid7
+from comptoir.contacts.models import Contact
+from comptoir.core.bulk import convert
+from comptoir.core.ids import uuid7s
 from comptoir.messaging.models import PRIORITY, Message, Purpose, Status
 
 CAMPAIGN_KIND = "campaign"
@@ -83,19 +86,44 @@ def next_contacts(
     campaign: Campaign, personaliser: Personaliser, after: uuid.UUID | None, size: int
 ) -> list[dict[str, Any]]:
     """The next `size` contacts of the frozen audience after `after`, with what the text
-    needs (one range scan of the audience's key, joined to the contacts)."""
-    fields = ["contact_id", "contact__phone", "contact__number_type", "contact__timezone"]
-    fields += [f"contact__{name}" for name in personaliser.compiled.columns]
+    needs.
+
+    Plain SQL, the next ids taken first (a range scan of the audience's key, kept apart
+    as a materialised CTE) and only then joined to the contacts: planning the range and
+    the join together, PostgreSQL merge-joined from the first contact or scanned the
+    whole audience every batch (quadratic in the audience). The ORM's per-row conversion
+    also cost more than the query.
+    """
+    names = ["phone", "number_type", "timezone", *personaliser.compiled.columns]
     if personaliser.compiled.attributes:
-        fields.append("contact__attributes")
-    entries = CampaignAudience.objects.filter(campaign=campaign)
+        names.append("attributes")
+    names = list(dict.fromkeys(names))
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"c.{quote(n)}" for n in names)  # plain columns: names as stored
+    where = "campaign_id = %s"
+    params: list[Any] = [convert(CampaignAudience._meta.get_field("campaign"), campaign.id)]
     if after is not None:
-        entries = entries.filter(contact_id__gt=after)
-    rows = entries.order_by("contact_id").values(*dict.fromkeys(fields))[:size]
-    return [
-        {("id" if k == "contact_id" else k.removeprefix("contact__")): v for k, v in row.items()}
-        for row in rows
-    ]
+        where += " AND contact_id > %s"
+        params.append(convert(Contact._meta.pk, after))
+    sql = (
+        "WITH next AS MATERIALIZED ("  # noqa: S608 - names from the models
+        f"SELECT contact_id FROM {quote(CampaignAudience._meta.db_table)} "
+        f"WHERE {where} ORDER BY contact_id LIMIT %s) "
+        f"SELECT next.contact_id, {columns} FROM next "
+        f"JOIN {quote(Contact._meta.db_table)} c ON c.id = next.contact_id "
+        "ORDER BY next.contact_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, size])
+        found = cursor.fetchall()
+    keys = ["id", *names]
+    rows = [dict(zip(keys, row, strict=True)) for row in found]
+    for row in rows:
+        if not isinstance(row["id"], uuid.UUID):  # SQLite hands back the 32 hex digits
+            row["id"] = uuid.UUID(row["id"])
+        if isinstance(row.get("attributes"), str):  # JSON comes back as text
+            row["attributes"] = json.loads(row["attributes"])
+    return rows
 
 
 def batch_prepare(
@@ -135,6 +163,7 @@ def batch_prepare(
     links_per = len(urls)
     going = sum(1 for r in rows if r["id"] not in found or found[r["id"]].until is not None)
     codes = iter(new_codes(links_per * going))
+    message_ids = iter(uuid7s(going))
     defaults = {f.attname: f.get_default() for f in _MESSAGE_FIELDS}
     defaults.update(
         workspace_id=workspace.id,
@@ -166,7 +195,7 @@ def batch_prepare(
             batch.recipients.append((campaign.id, row["id"], None, skip, TOO_LONG, too_long))
             continue
         own = [next(codes) for _i in range(links_per)]
-        message_id = uuid7()
+        message_id = next(message_ids)
         code, reason = (refusal.code, refusal.reason) if refusal else ("", "")
         values = dict(
             defaults,

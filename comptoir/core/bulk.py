@@ -61,13 +61,13 @@ def insert_rows(
     meta = model._meta
     # get_field knows attribute names (`contact_id`) too; only concrete columns are allowed.
     fields = [_column(meta.get_field(name)) for name in columns]
-    converters = [_converter(f) for f in fields]
-    if any(converters):
-        rows = [
-            [conv(v) if conv else v for conv, v in zip(converters, row, strict=True)]
-            for row in rows
-        ]
-    params = list(rows)
+    # Only the columns that need it are converted, column by column (rows are copied:
+    # the caller's stay as given).
+    converted = [(i, conv) for i, conv in enumerate(map(_converter, fields)) if conv]
+    params: list[Any] = [list(row) for row in rows] if converted else list(rows)
+    for i, conv in converted:
+        for row in params:
+            row[i] = conv(row[i])
     if not params:
         return
     quote = connection.ops.quote_name
@@ -229,8 +229,13 @@ def keys_in(column: str, keys: Sequence[str]) -> tuple[str, list[Any]]:
     travel as one array literal the server parses itself: psycopg adapting 100,000 UUID
     objects one by one costs more than the query."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s::uuid[])", ["{" + ",".join(keys) + "}"]
+        return f"{column} = ANY(%s::uuid[])", [uuid_array(keys)]
     return in_list(column, keys)
+
+
+def uuid_array(keys: Sequence[str]) -> str:
+    """Ids from `uuid_keys` as one PostgreSQL array literal, for `%s::uuid[]`."""
+    return "{" + ",".join(keys) + "}"
 
 
 def key_of(column: str) -> str:
