@@ -19,6 +19,7 @@ from comptoir.campaigns.services import (
     campaign_resume,
     campaign_save,
 )
+from comptoir.campaigns.tasks import campaign_fanout_task
 from comptoir.channels.models import Channel
 from comptoir.compliance.consent import consent_record
 from comptoir.contacts.services import contact_create, tags_get_or_create
@@ -276,3 +277,11 @@ def test_a_recipient_whose_text_is_too_long_is_skipped_with_the_reason(
     assert (skipped.code, skipped.count) == ("too_long", 1)
     assert "more than 1 SMS" in skipped.reason
     assert campaign_messages(campaign).get().body.startswith("Bonjour Léa, x")
+
+
+def test_a_fanout_task_for_a_deleted_campaign_does_nothing(workspace: Workspace) -> None:
+    campaign = draft(workspace)
+    campaign_id = str(campaign.id)
+    campaign.delete()
+    campaign_fanout_task.call_local(campaign_id)  # a task queued before the deletion
+    assert not Campaign.objects.filter(id=campaign_id).exists()

@@ -7,6 +7,7 @@ worker died (no batch for FANOUT_STALE), and marks finished campaigns `sent`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.db.models import Q
 from django.utils import timezone
@@ -17,6 +18,8 @@ from comptoir.campaigns.fanout import campaign_fanout, campaign_settle
 from comptoir.campaigns.models import Campaign, CampaignStatus
 from comptoir.campaigns.services import campaign_start_due
 
+log = logging.getLogger(__name__)
+
 # A fan-out batch takes well under a second: this long without one, its worker is gone.
 FANOUT_STALE = dt.timedelta(minutes=2)
 
@@ -24,6 +27,9 @@ FANOUT_STALE = dt.timedelta(minutes=2)
 @db_task(priority=5)
 def campaign_fanout_task(campaign_id: str) -> None:
     status = Campaign.objects.filter(id=campaign_id).values_list("status", flat=True).first()
+    if status is None:
+        log.info("campaign %s: deleted before its fan-out ran; nothing to do", campaign_id)
+        return
     if status == CampaignStatus.SCHEDULED:
         campaign_start_due()  # an early or exact eta: starts it only when it is due
     campaign_fanout(campaign_id)

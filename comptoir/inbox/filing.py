@@ -109,10 +109,10 @@ def _conversations_locked(workspace: Workspace, keys: set[Key]) -> dict[Key, Con
     """The conversations for these keys, created when missing, locked (few queries)."""
     fields = {"contact": "contact_id", "team": "team_id", "sender": "sender"}
 
-    def fetch() -> dict[Key, Conversation]:
+    def fetch(wanted: set[Key]) -> dict[Key, Conversation]:
         query = Q()
         for kind in fields:
-            values = [value for k, value in keys if k == kind]
+            values = [value for k, value in wanted if k == kind]
             if values:
                 query |= Q(**{f"{fields[kind]}__in": values})
         found = (
@@ -123,7 +123,7 @@ def _conversations_locked(workspace: Workspace, keys: set[Key]) -> dict[Key, Con
         )
         return {_key(c): c for c in found}
 
-    conversations = fetch()
+    conversations = fetch(keys)
     missing = keys - conversations.keys()
     if missing:
         now = timezone.now()
@@ -136,7 +136,7 @@ def _conversations_locked(workspace: Workspace, keys: set[Key]) -> dict[Key, Con
             ],
             ignore_conflicts=True,  # created meanwhile by another request: use theirs
         )
-        conversations = fetch()
+        conversations.update(fetch(missing))  # ours, or theirs (locked now, read as theirs)
     for conversation in conversations.values():
         conversation.workspace = workspace
     return conversations
