@@ -192,7 +192,7 @@ def _marketing_sent(workspace_id: Any, since: dt.datetime, keys: list[str]) -> d
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT replace(wanted.id::text, '-', ''), sent.n "  # noqa: S608 - names from the model
+                f"SELECT {key_of('wanted.id')}, sent.n "  # noqa: S608 - names from the model
                 f"FROM unnest(%s::uuid[]) AS wanted(id) CROSS JOIN LATERAL "
                 f"(SELECT COUNT(*) AS n FROM {messages} "
                 f"WHERE contact_id = wanted.id AND {counted}) AS sent WHERE sent.n > 0",
