@@ -9,6 +9,8 @@ from comptoir.compliance.keywords import KeywordKind, keyword_table, languages_u
 from comptoir.compliance.models import ConsentAction, ConsentSource, WorkspaceKeyword
 from comptoir.messaging.models import Message, Purpose
 from comptoir.messaging.outbox import SendRequest, messages_send
+from comptoir.workspaces.memo import workspace_memo
+from comptoir.workspaces.models import Workspace
 
 BOTH = ("marketing", "service")
 
@@ -45,18 +47,24 @@ def _answer(message: Message, kind: str) -> SendRequest:
     )
 
 
+def workspace_keywords(workspace: Workspace) -> dict[str, KeywordKind]:
+    """The keywords a workspace understands: built-in for its languages, and its own."""
+
+    def load() -> dict[str, KeywordKind]:
+        extra = WorkspaceKeyword.objects.filter(workspace=workspace).values_list("word", "kind")
+        return keyword_table(languages_understood(workspace.language), extra)
+
+    return workspace_memo(workspace, "keywords", load)
+
+
 def keywords_apply(messages: Sequence[Message]) -> None:
     """Act on keyword messages inside the transaction that stores them."""
-    tables: dict[object, dict[str, KeywordKind]] = {}
     for message in messages:
         contact = message.contact
         if contact is None:
             continue  # an alphanumeric sender cannot opt in or out
         workspace = message.workspace
-        if workspace.id not in tables:
-            extra = WorkspaceKeyword.objects.filter(workspace=workspace).values_list("word", "kind")
-            tables[workspace.id] = keyword_table(languages_understood(workspace.language), extra)
-        kind = match(message.body, tables[workspace.id])
+        kind = match(message.body, workspace_keywords(workspace))
         if kind is None:
             continue
         # Marked, so later steps (auto-answers, the inbox's unanswered count) leave it be.

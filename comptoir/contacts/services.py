@@ -17,6 +17,7 @@ from comptoir.contacts.phones import Phone, parse_phone
 from comptoir.core.bulk import insert_rows
 from comptoir.core.errors import Conflict, ValidationError
 from comptoir.core.ids import uuid7
+from comptoir.workspaces.memo import memo_forget
 from comptoir.workspaces.models import Workspace
 
 
@@ -102,6 +103,7 @@ def tags_get_or_create(*, workspace: Workspace, names: Iterable[str]) -> list[Ta
     Tag.objects.bulk_create(
         [Tag(workspace=workspace, name=n) for n in wanted], ignore_conflicts=True
     )
+    memo_forget()  # a bulk insert sends no signal
     return list(Tag.objects.for_workspace(workspace).filter(name__in=wanted))
 
 

@@ -23,7 +23,6 @@ from functools import cached_property
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from comptoir.automations.services import latest_order_event
@@ -42,6 +41,8 @@ from comptoir.inbox.services import (
 from comptoir.messaging.models import Direction, Message, Purpose, Status
 from comptoir.messaging.outbox import Enqueued, SendRequest, messages_send
 from comptoir.messaging.templating import placeholders, render
+from comptoir.workspaces.memo import workspace_memo
+from comptoir.workspaces.models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ KIND = "auto_answer"
 SAME_RULE_WINDOW = dt.timedelta(minutes=10)
 HOURLY_CAP = 3
 REPEAT_WINDOW = dt.timedelta(minutes=5)
+# What the loop guards read of a contact's recent messages: more than this many in an
+# hour is a loop the hourly cap has stopped long before.
+RECENT_WINDOW, RECENT_ROWS = dt.timedelta(hours=1), 200
 # Normalised phrases that mark a message written by a machine (an auto-reply, a no-reply
 # notification): answering one could start two robots talking to each other for ever.
 AUTOMATED_PHRASES = (
@@ -71,13 +75,21 @@ AUTOMATED_PHRASES = (
 DETAILS = ("address", "phone", "website")
 
 
+def auto_answer_rules(workspace: Workspace) -> list[AutoAnswer]:
+    """The workspace's enabled rules, in the order they are tried (kept in its memo)."""
+    return workspace_memo(
+        workspace,
+        "auto_answers",
+        lambda: list(AutoAnswer.objects.for_workspace(workspace).filter(enabled=True)),
+    )
+
+
 @dataclass
 class Attempt:
     """One customer message and what the guards need to know about it, looked up lazily."""
 
     message: Message
     conversation: Conversation
-    rules_cache: dict[Any, list[AutoAnswer]] = field(default_factory=dict)
     now: dt.datetime = field(default_factory=timezone.now)
 
     @property
@@ -96,12 +108,7 @@ class Attempt:
 
     @cached_property
     def rule(self) -> AutoAnswer | None:
-        workspace_id = self.conversation.workspace_id
-        if workspace_id not in self.rules_cache:
-            self.rules_cache[workspace_id] = list(
-                AutoAnswer.objects.for_workspace(workspace_id).filter(enabled=True)
-            )
-        return rule_match(self.message.body, self.rules_cache[workspace_id])
+        return rule_match(self.message.body, auto_answer_rules(self.conversation.workspace))
 
     @cached_property
     def values(self) -> dict[str, str]:
@@ -109,30 +116,34 @@ class Attempt:
         values["first_name"] = self.contact.first_name if self.contact else ""
         return values
 
-    def _mine(self, direction: str, since: dt.timedelta) -> Any:
-        return Message.objects.for_workspace(self.conversation.workspace_id).filter(
-            contact=self.contact, direction=direction, created_at__gte=self.now - since
+    @cached_property
+    def recent(self) -> list[tuple[str, str, str, dt.datetime, str]]:
+        """The contact's messages of the last hour, latest first, as (direction, kind,
+        idempotency key, created_at, body): one query for the guards that follow."""
+        rows = (
+            Message.objects.for_workspace(self.conversation.workspace_id)
+            .filter(contact=self.contact, created_at__gte=self.now - RECENT_WINDOW)
+            .order_by("-created_at")
+            .values_list("direction", "kind", "idempotency_key", "created_at", "body")
         )
+        return [(d, kind, key or "", at, body) for d, kind, key, at, body in rows[:RECENT_ROWS]]
 
     @cached_property
     def previous_text(self) -> str | None:
         """The customer's message before this one, if it came within REPEAT_WINDOW."""
-        earlier = self._mine(Direction.IN, REPEAT_WINDOW).filter(
-            created_at__lt=self.message.created_at
-        )
-        body: str | None = earlier.order_by("-created_at").values_list("body", flat=True).first()
-        return body
+        for direction, _kind, _key, at, body in self.recent:
+            if direction == Direction.IN and at < self.message.created_at:
+                return body if at >= self.now - REPEAT_WINDOW else None
+        return None
 
     @cached_property
     def recent_answers(self) -> list[tuple[str, str, dt.datetime]]:
         """The last hour's auto-answers and ordinary (staff-written) texts, latest first."""
-        rows = (
-            self._mine(Direction.OUT, dt.timedelta(hours=1))
-            .filter(Q(kind=KIND) | Q(kind=""))
-            .order_by("-created_at")
-            .values_list("kind", "idempotency_key", "created_at")
-        )
-        return [(kind, key or "", at) for kind, key, at in rows[:50]]
+        return [
+            (kind, key, at)
+            for direction, kind, key, at, _body in self.recent
+            if direction == Direction.OUT and kind in (KIND, "")
+        ]
 
 
 def _disabled(attempt: Attempt) -> bool:
@@ -300,14 +311,13 @@ def auto_answers_reply(messages: Sequence[Message]) -> None:
     The guards run message by message; the answers of the batch are queued together, so
     the guards also count the answers chosen earlier in the batch (not yet in the table).
     """
-    rules_cache: dict[Any, list[AutoAnswer]] = {}
     chosen: dict[Any, list[Attempt]] = defaultdict(list)
     in_batch: dict[Any, list[Any]] = defaultdict(list)  # contact → rules answered here
     for message in messages:
         conversation: Conversation | None = getattr(message, "conversation", None)
         if conversation is None:
             continue  # not filed by the inbox: nothing to answer in
-        attempt = Attempt(message=message, conversation=conversation, rules_cache=rules_cache)
+        attempt = Attempt(message=message, conversation=conversation)
         reason = skip_reason(attempt) or _batch_reason(attempt, in_batch[message.contact_id])
         if reason is not None:
             log.debug("no auto-answer for message %s: %s", message.id, reason)

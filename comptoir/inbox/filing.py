@@ -14,10 +14,10 @@ from typing import Any
 from django.db.models import F, Q
 from django.utils import timezone
 
-from comptoir.contacts.models import Contact
+from comptoir.contacts.models import Contact, Tag
 from comptoir.core.bulk import insert_objects, update_objects
 from comptoir.core.ids import uuid7
-from comptoir.inbox.models import FLAG_LENGTH, Conversation, ConversationStatus, Team
+from comptoir.inbox.models import FLAG_LENGTH, Conversation, ConversationStatus, Team, TeamMember
 from comptoir.inbox.priority import urgent_word_in, urgent_words
 from comptoir.inbox.services import (
     TEAM_BROADCAST,
@@ -28,17 +28,27 @@ from comptoir.inbox.services import (
     rescore,
 )
 from comptoir.messaging.models import Message
+from comptoir.workspaces.memo import workspace_memo
 from comptoir.workspaces.models import Workspace
 
 
 def _vip_contacts(workspace: Workspace, contact_ids: Iterable[Any]) -> set[Any]:
-    """Which of these contacts carry the workspace's VIP tag (one query)."""
+    """Which of these contacts carry the workspace's VIP tag (one query, none without it)."""
     tag = inbox_settings(workspace).vip_tag
-    if not tag:
+    tag_ids = workspace_memo(
+        workspace,
+        f"tag_ids:{tag.lower()}",
+        lambda: list(
+            Tag.objects.for_workspace(workspace)
+            .filter(name__iexact=tag)
+            .values_list("id", flat=True)
+        ),
+    )
+    if not tag_ids:
         return set()
     return set(
         Contact.tags.through.objects.filter(
-            contact_id__in=list(contact_ids), tag__name__iexact=tag
+            contact_id__in=list(contact_ids), tag_id__in=tag_ids
         ).values_list("contact_id", flat=True)
     )
 
@@ -69,14 +79,30 @@ def _receive(conversation: Conversation, message: Message, *, vip: bool) -> None
     rescore(conversation)
 
 
+def team_members(workspace: Workspace) -> frozenset[Any]:
+    """The contacts that are in one of the workspace's teams (kept in its memo)."""
+    return workspace_memo(
+        workspace,
+        "team_members",
+        lambda: frozenset(
+            TeamMember.objects.filter(team__workspace=workspace).values_list(
+                "contact_id", flat=True
+            )
+        ),
+    )
+
+
 def _teams_of(workspace: Workspace, contacts: Sequence[Contact]) -> dict[Any, Team]:
     """The team each employee's text belongs to: the last one that texted them, else theirs.
 
-    Customers are in no team: one query finds that for the whole batch.
+    Customers are in no team: the workspace's memo of team members says so without a query.
     """
+    employees = [c.id for c in contacts if c.id in team_members(workspace)]
+    if not employees:
+        return {}
     memberships: dict[Any, list[Team]] = {}
     for team in (
-        Team.objects.filter(workspace=workspace, members__contact__in=[c.id for c in contacts])
+        Team.objects.filter(workspace=workspace, members__contact__in=employees)
         .annotate(member_contact_id=F("members__contact_id"))
         .order_by("created_at")
     ):
@@ -105,8 +131,11 @@ def _key(conversation: Conversation) -> Key:
     return ("sender", conversation.sender)
 
 
-def _conversations_locked(workspace: Workspace, keys: set[Key]) -> dict[Key, Conversation]:
-    """The conversations for these keys, created when missing, locked (few queries)."""
+def _conversations_locked(
+    workspace: Workspace, keys: set[Key], contacts: dict[Any, Contact]
+) -> dict[Key, Conversation]:
+    """The conversations for these keys, created when missing, locked (few queries);
+    their contacts are the batch's own objects (`contacts`, by id), not read again."""
     fields = {"contact": "contact_id", "team": "team_id", "sender": "sender"}
 
     def fetch(wanted: set[Key]) -> dict[Key, Conversation]:
@@ -117,8 +146,7 @@ def _conversations_locked(workspace: Workspace, keys: set[Key]) -> dict[Key, Con
                 query |= Q(**{f"{fields[kind]}__in": values})
         found = (
             Conversation.objects.filter(query, workspace=workspace)
-            .select_for_update(of=("self",))
-            .select_related("contact")
+            .select_for_update()
             .order_by("id")  # locked in one order by every batch: no deadlock between two
         )
         return {_key(c): c for c in found}
@@ -139,6 +167,7 @@ def _conversations_locked(workspace: Workspace, keys: set[Key]) -> dict[Key, Con
         conversations.update(fetch(missing))  # ours, or theirs (locked now, read as theirs)
     for conversation in conversations.values():
         conversation.workspace = workspace
+        conversation.contact = contacts.get(conversation.contact_id)
     return conversations
 
 
@@ -164,7 +193,7 @@ def conversations_receive(messages: Sequence[Message]) -> None:
         team_replies = [m.id for m in received if m.kind == TEAM_REPLY]
         if team_replies:
             Message.objects.filter(id__in=team_replies).update(kind=TEAM_REPLY)
-        conversations = _conversations_locked(workspace, set(keys))
+        conversations = _conversations_locked(workspace, set(keys), contacts)
         vips = _vip_contacts(workspace, contacts)
         now = timezone.now()
         for conversation in conversations.values():

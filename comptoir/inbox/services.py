@@ -28,6 +28,7 @@ from comptoir.inbox.models import (
 from comptoir.inbox.priority import base_points, rank_at
 from comptoir.messaging.models import Message, Purpose, Status
 from comptoir.messaging.outbox import Enqueued, SendRequest, messages_send
+from comptoir.workspaces.memo import workspace_memo
 from comptoir.workspaces.models import Membership, Workspace
 
 KEYWORD_PREFIX = "keyword_"
@@ -57,11 +58,11 @@ PREVIEW = 160
 
 def inbox_settings(workspace: Workspace) -> InboxSettings:
     """The workspace's inbox settings, created with the defaults on first use."""
-    found: InboxSettings | None = getattr(workspace, "_inbox_settings", None)
-    if found is None:
-        found, _created = InboxSettings.objects.get_or_create(workspace=workspace)
-        workspace._inbox_settings = found  # type: ignore[attr-defined]
-    return found
+    return workspace_memo(
+        workspace,
+        "inbox_settings",
+        lambda: InboxSettings.objects.get_or_create(workspace=workspace)[0],
+    )
 
 
 def conversation_for(

@@ -27,6 +27,7 @@ from comptoir.inbox.hours import hours_validate
 from comptoir.inbox.models import AutoAnswer, InboxSettings, SavedReply, Team, TeamMember
 from comptoir.inbox.services import inbox_settings, workspace_staff
 from comptoir.messaging.templating import template_check
+from comptoir.workspaces.memo import memo_forget, workspace_memo_set
 from comptoir.workspaces.models import Workspace
 
 # What a saved reply may say about the customer it is sent to.
@@ -176,7 +177,7 @@ def inbox_settings_update(
                 "new": {n: clean[n] for n in changed if n not in LONG_TEXTS},
             },
         )
-    workspace._inbox_settings = row  # type: ignore[attr-defined]
+    workspace_memo_set(workspace, "inbox_settings", row)
     return changed
 
 
@@ -230,6 +231,7 @@ def auto_answer_move(*, rule: AutoAnswer, offset: int) -> list[AutoAnswer]:
         for position, each in enumerate(rules):
             each.position = position
         AutoAnswer.objects.bulk_update(rules, ["position"])
+        memo_forget()  # no signal for a bulk update
     return rules
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 
 from comptoir.messaging.models import Message
-from comptoir.webhooks.services import webhooks_emit
+from comptoir.webhooks.services import webhook_endpoints_active, webhooks_emit
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,13 @@ def messages_received_emit(messages: Sequence[Message]) -> None:
     for message in messages:
         by_workspace[message.workspace_id].append(message)
     for workspace_id, received in by_workspace.items():
+        workspace = received[0].workspace
+        if not any(e.wants("message.received") for e in webhook_endpoints_active(workspace)):
+            continue  # most shops subscribe to nothing: not even a savepoint
         try:
             with transaction.atomic():
                 webhooks_emit(
-                    workspace_id,
+                    workspace,
                     [("message.received", message_received_payload(m)) for m in received],
                 )
         except Exception:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from comptoir.channels.crypto import decrypt_secrets, encrypt_secrets
 from comptoir.core.errors import NotFound, ValidationError
 from comptoir.webhooks.models import WebhookDelivery, WebhookEndpoint
+from comptoir.workspaces.memo import workspace_memo
 from comptoir.workspaces.models import Workspace
 
 SECRET_PREFIX = "whsec_"
@@ -150,6 +151,17 @@ def _plain(payload: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+def webhook_endpoints_active(workspace: Workspace | Any) -> list[WebhookEndpoint]:
+    """The endpoints events go to; kept in the memo of a Workspace object (not of an id)."""
+
+    def load() -> list[WebhookEndpoint]:
+        return list(WebhookEndpoint.objects.for_workspace(workspace).filter(active=True))
+
+    if isinstance(workspace, Workspace):
+        return workspace_memo(workspace, "webhook_endpoints", load)
+    return load()
+
+
 def webhooks_emit(
     workspace: Workspace | Any,
     events: Sequence[tuple[str, Mapping[str, Any]]],
@@ -160,7 +172,7 @@ def webhooks_emit(
     for event_type, _payload in events:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unregistered webhook event type {event_type!r}")
-    endpoints = list(WebhookEndpoint.objects.for_workspace(workspace).filter(active=True))
+    endpoints = webhook_endpoints_active(workspace)
     if not endpoints or not events:
         return []
     now = timezone.now()
