@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from comptoir.benchmarks import inbound, inbox
+from comptoir.benchmarks import inbound, inbox, inbox_seed
 from comptoir.contacts.models import Contact
 from comptoir.contacts.phones import parse_phone
 from comptoir.core.management.commands.bench import inbound_lines, inbox_lines
@@ -104,7 +104,7 @@ def test_a_tiny_inbound_run_on_the_real_server_stores_each_message_once(concurre
 
 
 def test_the_inbox_seed_is_what_the_services_would_have_left(db):
-    seeded = inbox.seed(conversations=60, messages_per_contact=6, staff=2)
+    seeded = inbox_seed.seed(conversations=60, messages_per_contact=6, staff=2)
     workspace = seeded.workspace
     conversations = Conversation.objects.for_workspace(workspace)
     assert conversations.count() == seeded.conversations == 60
@@ -146,8 +146,8 @@ def _assert_consistent(conversation: Conversation) -> None:
 
 
 def test_the_inbox_pages_answer_and_their_query_count_does_not_grow_with_the_history(db):
-    small = inbox.seed(conversations=20, messages_per_contact=3)
-    large = inbox.seed(conversations=120, messages_per_contact=8)
+    small = inbox_seed.seed(conversations=20, messages_per_contact=3)
+    large = inbox_seed.seed(conversations=120, messages_per_contact=8)
     timings = {t.name: t for t in inbox.measure(small, rounds=2)}
     bigger = {t.name: t for t in inbox.measure(large, rounds=2)}
     for name, timing in timings.items():

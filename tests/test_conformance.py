@@ -35,14 +35,7 @@ from comptoir.providers.base import (
     StatusUpdate,
     WebhookRequest,
 )
-from comptoir.providers.registry import provider_types
-from comptoir.providers.sandbox import SandboxType
-from comptoir.providers.sandbox.conformance import SandboxConformance, SandboxNetwork
-from comptoir.providers.sandbox.type import SIGNATURE_HEADER, sign
-from comptoir.providers.testing import (
-    ANY,
-    Conformance,
-    IncomingCase,
+from comptoir.providers.conformance_checks import (
     LogCapture,
     channel_for,
     forged,
@@ -53,6 +46,11 @@ from comptoir.providers.testing import (
     unsigned_request,
     webhook_request,
 )
+from comptoir.providers.registry import provider_types
+from comptoir.providers.sandbox import SandboxType
+from comptoir.providers.sandbox.conformance import SandboxConformance, SandboxNetwork
+from comptoir.providers.sandbox.type import SIGNATURE_HEADER, sign
+from comptoir.providers.testing import ANY, Conformance, IncomingCase
 from comptoir.workspaces.models import Workspace
 
 TEST_HOST = "http://testserver"  # what Django's test client calls itself

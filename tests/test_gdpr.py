@@ -19,9 +19,9 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from comptoir.automations.models import Appointment
 from comptoir.compliance import gdpr
 from comptoir.compliance.consent import consent_record, consent_state
+from comptoir.compliance.export import contact_export
 from comptoir.compliance.gdpr import (
     contact_erase,
-    contact_export,
     phone_hash,
     rule_suppressed,
 )

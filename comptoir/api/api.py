@@ -27,7 +27,8 @@ from comptoir.api.schemas import (
     MessageQueuedOut,
 )
 from comptoir.compliance.consent import consent_record
-from comptoir.compliance.gdpr import consent_history, contact_erase, contact_export, contact_get
+from comptoir.compliance.export import contact_export
+from comptoir.compliance.gdpr import consent_history, contact_erase, contact_get
 from comptoir.compliance.models import ConsentSource
 from comptoir.contacts.models import Contact
 from comptoir.contacts.phones import parse_phone

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from comptoir.compliance.consent import consent_record
 from comptoir.compliance.countries import is_holiday, policy_for
+from comptoir.compliance.export import contact_export
 from comptoir.compliance.forms import (
     RETENTION_MODES,
     WEEKDAYS,
@@ -36,7 +37,7 @@ from comptoir.compliance.forms import (
     KeywordForm,
     PolicyForm,
 )
-from comptoir.compliance.gdpr import consent_history, contact_erase, contact_export, contact_get
+from comptoir.compliance.gdpr import consent_history, contact_erase, contact_get
 from comptoir.compliance.keywords import (
     BUILT_IN,
     KIND_LABELS,

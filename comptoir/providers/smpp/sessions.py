@@ -20,7 +20,8 @@ from functools import cache
 from typing import Any, TypeVar
 
 from comptoir.providers.base import ChannelConfig, Event, OutgoingMessage, SendResult
-from comptoir.providers.smpp.client import Session, Sink, StateListener
+from comptoir.providers.smpp.bind import StateListener
+from comptoir.providers.smpp.client import Session, Sink
 from comptoir.providers.smpp.config import SessionConfig, State
 
 log = logging.getLogger(__name__)
