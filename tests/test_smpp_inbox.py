@@ -55,3 +55,28 @@ def test_forgotten_ids_are_swept_at_most_every_few_seconds(monkeypatch):
     kept = inbox._unrecorded
     inbox.take(10)
     assert inbox._unrecorded is kept  # not read again within SWEEP_EVERY
+
+
+def test_a_receipt_whose_send_never_returned_goes_after_the_hold_max(monkeypatch):
+    inbox = Inbox()
+    inbox.accepted("m3")
+    inbox.add(receipt("m3"))
+    assert inbox.take(10) == [] and inbox.waiting() and len(inbox) == 1
+    later = time.monotonic() + inbox_module.HOLD_MAX + 0.1
+    monkeypatch.setattr(inbox_module.time, "monotonic", lambda: later)
+    assert [d.event.provider_id for d in inbox.take(10)] == ["m3"]
+    assert not inbox.waiting() and len(inbox) == 0
+
+
+def test_many_held_receipts_leave_texts_and_released_ids_to_go_in_arrival_order():
+    inbox = Inbox()
+    for n in range(20_000):  # one send_many of 20,000 still running
+        inbox.accepted(f"m{n}")
+        inbox.add(receipt(f"m{n}"))
+    text = Delivered(InboundMessage("in-2", "+33612345678", "Optique", "Bonjour"), [3], 0)
+    inbox.add(text)
+    assert inbox.take(500) == [text]
+    inbox.recorded(["m7", "m3", "m19999"])
+    taken = [d.event.provider_id for d in inbox.take(500)]
+    assert taken == ["m7", "m3", "m19999"]  # in the order the dispatcher said so
+    assert len(inbox) == 20_000 - 3

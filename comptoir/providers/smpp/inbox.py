@@ -10,7 +10,9 @@ or a moment after its batch returned when nobody says; everything is stored in b
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from comptoir.providers.base import Event, StatusUpdate
@@ -37,17 +39,36 @@ class Delivered:
 
 
 class Inbox:
+    """Deliveries ready to store, in arrival order, and receipts held back by message id.
+
+    Every operation costs what it moves, never what is held: a bind sending 20,000
+    messages in one go holds 20,000 receipts until its send returns, and reading them all
+    again at each wake-up made the loop quadratic (a bare client loop ran 5x slower).
+    """
+
     def __init__(self) -> None:
-        self.items: list[Delivered] = []
+        self.items: deque[Delivered] = deque()
+        self._held: dict[str, list[Delivered]] = {}  # message id -> its held receipts
+        self._held_count = 0
+        # (when, message id): a held id goes then at the latest, earliest first.
+        self._deadlines: list[tuple[float, str]] = []
         # message id -> when its send_many returned (inf: still running), and when seen.
         self._unrecorded: dict[str, tuple[float, float]] = {}
         self._swept = 0.0
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) + self._held_count
 
     def add(self, item: Delivered) -> None:
-        self.items.append(item)
+        event = item.event
+        release = self._release_of(item)
+        if release is None:
+            self.items.append(item)
+            return
+        assert isinstance(event, StatusUpdate)
+        self._held.setdefault(event.provider_id, []).append(item)
+        self._held_count += 1
+        heapq.heappush(self._deadlines, (min(release, item.arrived + HOLD_MAX), event.provider_id))
 
     def accepted(self, message_id: str) -> None:
         """The SMSC gave this id; the dispatcher has not recorded it yet."""
@@ -59,34 +80,39 @@ class Inbox:
         now = time.monotonic()
         for message_id in message_ids:
             self._unrecorded[message_id] = (now + RECORD_GRACE, now)
+            if message_id in self._held:
+                heapq.heappush(self._deadlines, (now + RECORD_GRACE, message_id))
 
     def recorded(self, message_ids: list[str]) -> None:
         """The dispatcher committed these ids: their receipts are no longer racing."""
         for message_id in message_ids:
             self._unrecorded.pop(message_id, None)
+            self._release(message_id)
 
     def take(self, limit: int) -> list[Delivered]:
         """Up to `limit` items ready to store; receipts racing their record stay."""
         now = time.monotonic()
-        ready: list[Delivered] = []
-        held: list[Delivered] = []
-        for item in self.items:
-            if len(ready) < limit and not self._racing(item, now):
-                ready.append(item)
-            else:
-                held.append(item)
-        self.items = held
+        while self._deadlines and self._deadlines[0][0] <= now:
+            self._release(heapq.heappop(self._deadlines)[1])
+        ready = [self.items.popleft() for _ in range(min(limit, len(self.items)))]
         self._forget(now)
         return ready
 
     def waiting(self) -> bool:
-        return bool(self.items)
+        return bool(self.items) or bool(self._held)
 
-    def _racing(self, item: Delivered, now: float) -> bool:
-        if not isinstance(item.event, StatusUpdate) or now - item.arrived > HOLD_MAX:
-            return False
+    def _release_of(self, item: Delivered) -> float | None:
+        """When a receipt arriving now may go, or None for at once (not racing)."""
+        if not isinstance(item.event, StatusUpdate):
+            return None
         release, _ = self._unrecorded.get(item.event.provider_id, (0.0, 0.0))
-        return release > now
+        return release if release > item.arrived else None
+
+    def _release(self, message_id: str) -> None:
+        held = self._held.pop(message_id, None)
+        if held:
+            self.items.extend(held)
+            self._held_count -= len(held)
 
     def _forget(self, now: float) -> None:
         if len(self._unrecorded) < 10_000 or now - self._swept < SWEEP_EVERY:
