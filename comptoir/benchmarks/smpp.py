@@ -39,6 +39,7 @@ from comptoir.providers.smpp.config import State
 from comptoir.providers.smpp.peer import PASSWORD, SYSTEM_ID, Smsc
 from comptoir.providers.smpp.sessions import sessions
 from comptoir.providers.smpp.type import session_config
+from comptoir.workspaces.memo import memo_forget
 from comptoir.workspaces.models import Workspace
 from comptoir.workspaces.services import workspace_create
 
@@ -237,6 +238,7 @@ def run(options: dict[str, Any]) -> list[str]:
     )
     Channel.objects.filter(workspace=workspace).update(is_default=False)
     Channel.objects.filter(id=channel.id).update(is_default=True)
+    memo_forget()  # no signal for an update: the default channel is read again
     immediate = HUEY.immediate
     HUEY.immediate = False
     # The shop's customers exist before it texts them (an API send to a new number would

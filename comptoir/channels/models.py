@@ -76,9 +76,18 @@ class Channel(BaseModel):
             uuid=str(self.id),
             address=self.address,
             config=dict(self.config),
-            secrets=decrypt_secrets(self.secrets),
+            secrets=dict(self._secrets_plain()),
             base_url=settings.BASE_URL,
         )
+
+    def _secrets_plain(self) -> dict[str, str]:
+        """The secrets decrypted, once per object and ciphertext (the webhook view keeps
+        a channel for two seconds and decrypting at each request cost a twentieth of it)."""
+        kept = self.__dict__.get("_plain")
+        if kept is None or kept[0] != self.secrets:
+            kept = (self.secrets, decrypt_secrets(self.secrets))
+            self.__dict__["_plain"] = kept
+        return kept[1]  # type: ignore[no-any-return]
 
     def hook_url(self, action: str) -> str:
         return f"{settings.BASE_URL}/hooks/{self.id}/{action}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from comptoir.contacts.models import Contact, Tag
@@ -126,24 +126,33 @@ def contacts_for_phones(
     missing = sorted((p for e164, p in wanted.items() if e164 not in found), key=lambda p: p.e164)
     if missing:
         now = timezone.now()
-        insert_rows(
-            Contact,
-            CONTACT_COLUMNS,
-            (
-                contact_row(
-                    contact_id=uuid7(),
-                    workspace_id=workspace.id,
-                    phone=p.e164,
-                    number_type=p.number_type,
-                    now=now,
-                    is_prospect=True,
-                )
-                for p in missing
-            ),
-            ignore_conflicts=True,  # created meanwhile by another request: use theirs
-        )
-        found.update((c.phone, c) for c in contacts.filter(phone__in=[p.e164 for p in missing]))
+        rows = [
+            contact_row(
+                contact_id=uuid7(),
+                workspace_id=workspace.id,
+                phone=p.e164,
+                number_type=p.number_type,
+                now=now,
+                is_prospect=True,
+            )
+            for p in missing
+        ]
+        # Created meanwhile by another request: theirs is skipped here, and read below.
+        if insert_rows(Contact, CONTACT_COLUMNS, rows, ignore_conflicts=True) == len(rows):
+            found.update((c.phone, c) for c in _unsaved_as_stored(rows))
+        else:
+            found.update((c.phone, c) for c in contacts.filter(phone__in=[p.e164 for p in missing]))
     return found
+
+
+def _unsaved_as_stored(rows: Sequence[tuple[Any, ...]]) -> list[Contact]:
+    """Contacts just inserted from `contact_row` rows, as a read would give them back
+    (every other column takes its default, as in the table)."""
+    contacts = [Contact(**dict(zip(CONTACT_COLUMNS, row, strict=True))) for row in rows]
+    for contact in contacts:
+        contact._state.adding = False
+        contact._state.db = connection.alias
+    return contacts
 
 
 SENDING_FIELDS = (

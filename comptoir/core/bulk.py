@@ -15,6 +15,8 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, models
@@ -45,52 +47,74 @@ def _converter(field: models.Field[Any, Any]) -> Converter | None:
     return None
 
 
+@dataclass(frozen=True)
+class _InsertPlan:
+    """What an INSERT of these columns needs, worked out once per model and columns."""
+
+    fields: list[models.Field[Any, Any]]
+    converted: list[tuple[int, Converter]]  # (position, converter) of the columns needing one
+    sql: str  # SQLite: one row's statement, for executemany; PostgreSQL: the arrays' one
+
+
+@lru_cache(maxsize=512)
+def _insert_plan(
+    model: type[models.Model], columns: tuple[str, ...], ignore_conflicts: bool, vendor: str
+) -> _InsertPlan:
+    meta = model._meta
+    # get_field knows attribute names (`contact_id`) too; only concrete columns are allowed.
+    fields = [_column(meta.get_field(name)) for name in columns]
+    converted = [(i, conv) for i, conv in enumerate(map(_converter, fields)) if conv]
+    quote = connection.ops.quote_name
+    # Names come from the model and are quoted; every value is a parameter.
+    head = "INSERT INTO {} ({}) ".format(
+        quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
+    )
+    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    if vendor == "postgresql":
+        # One statement whatever the row count, each column sent as one array (a few
+        # parameters to bind instead of thousands).
+        casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        sql = f"{head}SELECT * FROM unnest({casts}){tail}"  # noqa: S608
+        return _InsertPlan(fields, converted, sql)
+    # SQLite runs in-process: a prepared statement per row costs next to nothing.
+    one_row = "VALUES ({})".format(", ".join(["%s"] * len(fields)))
+    return _InsertPlan(fields, converted, head + one_row + tail)
+
+
 def insert_rows(
     model: type[models.Model],
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
     *,
     ignore_conflicts: bool = False,
-) -> None:
-    """INSERT rows given as tuples in `columns` order (attribute names, e.g. `contact_id`).
+) -> int:
+    """INSERT rows given as tuples in `columns` order (attribute names, e.g. `contact_id`);
+    returns how many went in.
 
     With `ignore_conflicts`, rows that break a unique constraint are skipped
-    (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike). Constraints, triggers and
-    errors are the same whichever statement is used (a duplicate is an IntegrityError).
+    (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike): the count says whether any
+    was. Constraints, triggers and errors are the same whichever statement is used (a
+    duplicate is an IntegrityError).
     """
-    meta = model._meta
-    # get_field knows attribute names (`contact_id`) too; only concrete columns are allowed.
-    fields = [_column(meta.get_field(name)) for name in columns]
+    vendor = connection.vendor
+    plan = _insert_plan(model, tuple(columns), ignore_conflicts, vendor)
     # Only the columns that need it are converted, column by column (rows are copied:
     # the caller's stay as given).
-    converted = [(i, conv) for i, conv in enumerate(map(_converter, fields)) if conv]
-    params: list[Any] = [list(row) for row in rows] if converted else list(rows)
-    for i, conv in converted:
+    params: list[Any] = [list(row) for row in rows] if plan.converted else list(rows)
+    for i, conv in plan.converted:
         for row in params:
             row[i] = conv(row[i])
     if not params:
-        return
-    quote = connection.ops.quote_name
-    # Names come from the model and are quoted; every value is a parameter.
-    head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608
-        quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
-    )
-    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    if connection.vendor == "postgresql" and not ignore_conflicts and len(params) >= COPY_MIN_ROWS:
-        _copy(meta.db_table, fields, params)
-        return
+        return 0
+    if vendor == "postgresql" and not ignore_conflicts and len(params) >= COPY_MIN_ROWS:
+        _copy(model._meta.db_table, plan.fields, params)
+        return len(params)
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            # SQLite runs in-process: a prepared statement per row costs next to nothing.
-            one_row = "({})".format(", ".join(["%s"] * len(fields)))
-            cursor.executemany(head + one_row + tail, params)
-            return
-        # PostgreSQL: one statement whatever the row count, each column sent as one array
-        # (a few parameters to bind instead of thousands).
-        arrays = [list(column) for column in zip(*params, strict=True)]
-        casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-        sql = f"{head.removesuffix('VALUES ')}SELECT * FROM unnest({casts}){tail}"  # noqa: S608
-        cursor.execute(sql, arrays)
+        if vendor != "postgresql":
+            cursor.executemany(plan.sql, params)
+        else:
+            cursor.execute(plan.sql, [list(column) for column in zip(*params, strict=True)])
+        return int(cursor.rowcount)
 
 
 def _copy(table: str, fields: Sequence[models.Field[Any, Any]], rows: list[Any]) -> None:
@@ -178,13 +202,14 @@ def _column(field: object) -> models.Field[Any, Any]:
     return field
 
 
-def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:
-    """INSERT unsaved model instances, all of one model, every concrete column.
+def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = False) -> int:
+    """INSERT unsaved model instances, all of one model, every concrete column; returns
+    how many went in (fewer than given when `ignore_conflicts` skipped some).
 
     Timestamps with auto_now / auto_now_add are filled in here, as save() would.
     """
     if not objs:
-        return
+        return 0
     model = type(objs[0])
     # Auto-increment keys are left to the database.
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
@@ -199,7 +224,7 @@ def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = Fal
             if getattr(obj, name) is None:
                 setattr(obj, name, now)
     columns = [f.attname for f in fields]
-    insert_rows(
+    inserted = insert_rows(
         model,
         columns,
         ([getattr(obj, name) for name in columns] for obj in objs),
@@ -208,6 +233,7 @@ def insert_objects(objs: Sequence[models.Model], *, ignore_conflicts: bool = Fal
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
+    return inserted
 
 
 def in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:

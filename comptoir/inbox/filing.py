@@ -155,16 +155,16 @@ def _conversations_locked(
     missing = keys - conversations.keys()
     if missing:
         now = timezone.now()
-        insert_objects(
-            [
-                Conversation(
-                    id=uuid7(), workspace=workspace, created_at=now, **{fields[kind]: value}
-                )
-                for kind, value in sorted(missing, key=str)
-            ],
-            ignore_conflicts=True,  # created meanwhile by another request: use theirs
-        )
-        conversations.update(fetch(missing))  # ours, or theirs (locked now, read as theirs)
+        new = [
+            Conversation(id=uuid7(), workspace=workspace, created_at=now, **{fields[kind]: value})
+            for kind, value in sorted(missing, key=str)
+        ]
+        # Created meanwhile by another request: theirs is read (and locked) below; ours
+        # are locked by the insert itself.
+        if insert_objects(new, ignore_conflicts=True) == len(new):
+            conversations.update((_key(c), c) for c in new)
+        else:
+            conversations.update(fetch(missing))
     for conversation in conversations.values():
         conversation.workspace = workspace
         conversation.contact = contacts.get(conversation.contact_id)

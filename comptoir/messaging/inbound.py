@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -165,9 +166,9 @@ def _store_inbound(channel: Channel, deliveries: Sequence[Delivered]) -> None:
     # Inserted in provider-id order, so two batches holding the same repeats never deadlock;
     # the steps still see them in the order they came.
     ordered = sorted(messages, key=lambda m: m.provider_id)
-    insert_objects(ordered, ignore_conflicts=True)
     written = {m.id for m in messages}
-    if ids:  # a concurrent delivery of the same webhook may have won: keep what we wrote
+    if insert_objects(ordered, ignore_conflicts=True) < len(messages):
+        # A concurrent delivery of the same webhook won some: keep what we wrote.
         written = set(
             Message.objects.filter(id__in=[m.id for m in messages]).values_list("id", flat=True)
         )
@@ -293,8 +294,11 @@ def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | No
 RoutedEvent = InboundMessage | ChannelEvent
 
 
+_NOT_DIGITS = re.compile(r"\D")
+
+
 def _digits(address: str) -> str:
-    return "".join(ch for ch in address if ch.isdigit()) or address.strip().lower()
+    return _NOT_DIGITS.sub("", address) or address.strip().lower()
 
 
 def _route(channel: Channel, events: Sequence[RoutedEvent]) -> dict[Channel, list[RoutedEvent]]:

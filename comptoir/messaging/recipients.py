@@ -22,6 +22,7 @@ from comptoir.contacts.models import Contact
 from comptoir.contacts.phones import Phone, parse_phone
 from comptoir.contacts.services import contacts_for_phones
 from comptoir.core.errors import NotFound, ValidationError
+from comptoir.workspaces.memo import workspace_memo
 from comptoir.workspaces.models import Workspace
 
 if TYPE_CHECKING:
@@ -42,12 +43,18 @@ def field_name(prefix: str, index: int, name: str) -> str:
 
 
 def default_channel(workspace: Workspace, scheme: str = "sms", field: str | None = None) -> Channel:
-    channel = (
-        Channel.objects.for_workspace(workspace)
-        .filter(scheme=scheme)
-        .exclude(status=ChannelStatus.DISABLED)
-        .order_by("-is_default", "created_at")
-        .first()
+    """The channel a message of this scheme goes on when it names none (kept in the
+    workspace's memo: an auto-answer or a keyword's reply looked it up at every text)."""
+    channel: Channel | None = workspace_memo(
+        workspace,
+        f"default_channel:{scheme}",
+        lambda: (
+            Channel.objects.for_workspace(workspace)
+            .filter(scheme=scheme)
+            .exclude(status=ChannelStatus.DISABLED)
+            .order_by("-is_default", "created_at")
+            .first()
+        ),
     )
     if channel is None:
         raise ValidationError(
