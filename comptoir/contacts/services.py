@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from comptoir.contacts.models import Contact, Tag
 from comptoir.contacts.phones import Phone, parse_phone
-from comptoir.core.bulk import insert_rows
+from comptoir.core.bulk import in_list, insert_rows
 from comptoir.core.errors import Conflict, ValidationError
+from comptoir.core.fetch import objects_where, param
 from comptoir.core.ids import uuid7
 from comptoir.workspaces.memo import memo_forget
 from comptoir.workspaces.models import Workspace
@@ -120,7 +121,12 @@ def contacts_for_phones(
     contacts = Contact.objects.for_workspace(workspace)
     if fields is None or fields:
         contacts = contacts.only(*(fields or SENDING_FIELDS))
-    found = {c.phone: c for c in contacts.filter(phone__in=wanted)}
+        found = {c.phone: c for c in contacts.filter(phone__in=wanted)}
+    else:  # every column: the inbound path's read, hand-written (comptoir.core.fetch)
+        where, values = in_list("phone", list(wanted))
+        workspace_id = param(Contact, "workspace_id", workspace.id)
+        read = objects_where(Contact, f"workspace_id = %s AND {where}", [workspace_id, *values])
+        found = {c.phone: c for c in read}
     # In one order whatever the caller's: two transactions inserting the same new numbers
     # wait for each other instead of deadlocking on the unique index.
     missing = sorted((p for e164, p in wanted.items() if e164 not in found), key=lambda p: p.e164)

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db.models import F, Q
+from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from comptoir.contacts.models import Contact, Tag
-from comptoir.core.bulk import insert_objects, update_objects
+from comptoir.core.bulk import in_list, insert_objects, update_objects
+from comptoir.core.fetch import objects_where, param
 from comptoir.core.ids import uuid7
 from comptoir.inbox.models import FLAG_LENGTH, Conversation, ConversationStatus, Team, TeamMember
 from comptoir.inbox.priority import urgent_word_in, urgent_words
@@ -139,15 +141,22 @@ def _conversations_locked(
     fields = {"contact": "contact_id", "team": "team_id", "sender": "sender"}
 
     def fetch(wanted: set[Key]) -> dict[Key, Conversation]:
-        query = Q()
-        for kind in fields:
-            values = [value for k, value in wanted if k == kind]
+        # Hand-written (comptoir.core.fetch): the ORM's compiler cost three times the query.
+        quote = connection.ops.quote_name
+        clauses, params = [], []
+        for kind, name in fields.items():
+            values = [param(Conversation, name, value) for k, value in wanted if k == kind]
             if values:
-                query |= Q(**{f"{fields[kind]}__in": values})
-        found = (
-            Conversation.objects.filter(query, workspace=workspace)
-            .select_for_update()
-            .order_by("id")  # locked in one order by every batch: no deadlock between two
+                clause, values_params = in_list(quote(name), values)
+                clauses.append(clause)
+                params += values_params
+        workspace_id = param(Conversation, "workspace_id", workspace.id)
+        found = objects_where(
+            Conversation,
+            f"{quote('workspace_id')} = %s AND ({' OR '.join(clauses)})",
+            [workspace_id, *params],
+            order_by=quote("id"),  # locked in one order by every batch: no deadlock
+            lock=True,
         )
         return {_key(c): c for c in found}
 

@@ -1,0 +1,92 @@
+"""Model instances from a hand-written WHERE, for the inbound path's hottest reads.
+
+Building a query through the ORM costs about three times running it (0.4 ms to compile
+a filter on the conversations, 0.14 ms to run it and read the rows, on this machine),
+and a webhook batch made a handful of them. Here the SELECT list, the table and each
+column's converters are worked out once per model; the caller gives the WHERE clause
+(its values as parameters, see `comptoir.core.bulk.in_list`) and gets the same
+instances the ORM would have built, with the same conversions (`from_db_value`, the
+backend's), every concrete column loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from django.db import connection, models
+
+from comptoir.core.bulk import convert
+
+M = TypeVar("M", bound=models.Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    table: str
+    select: str
+    attnames: list[str]
+    converters: list[tuple[int, list[Converter], Any]]  # (position, converters, column)
+
+
+@lru_cache(maxsize=64)
+def _shape(model: type[models.Model], vendor: str) -> _Shape:
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    fields = list(meta.concrete_fields)
+    converters = []
+    for position, field in enumerate(fields):
+        column = field.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((position, found, column))
+    return _Shape(
+        table=table,
+        select=", ".join(f"{table}.{quote(str(field.column))}" for field in fields),
+        attnames=[field.attname for field in fields],
+        converters=converters,
+    )
+
+
+def param(model: type[models.Model], name: str, value: Any) -> Any:
+    """A value of this column (attribute name, e.g. `contact_id`) as the database takes
+    it in a hand-written query: a UUID is 32 hex digits on SQLite, itself on PostgreSQL."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return convert(field, value)
+
+
+def objects_where(
+    model: type[M],
+    where: str,
+    params: Sequence[Any],
+    *,
+    order_by: str = "",
+    lock: bool = False,
+) -> list[M]:
+    """`SELECT every column FROM model's table WHERE where [ORDER BY order_by]`, locked
+    (FOR UPDATE, where the database has it) when `lock`; as model instances."""
+    shape = _shape(model, connection.vendor)
+    sql = f"SELECT {shape.select} FROM {shape.table} WHERE {where}"  # noqa: S608
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        if shape.converters:
+            row = list(row)
+            for position, converters, column in shape.converters:
+                value = row[position]
+                for convert in converters:
+                    value = convert(value, column, connection)
+                row[position] = value
+        found.append(model.from_db(connection.alias, shape.attnames, row))
+    return found
