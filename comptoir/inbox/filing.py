@@ -37,15 +37,12 @@ from comptoir.workspaces.models import Workspace
 def _vip_contacts(workspace: Workspace, contact_ids: Iterable[Any]) -> set[Any]:
     """Which of these contacts carry the workspace's VIP tag (one query, none without it)."""
     tag = inbox_settings(workspace).vip_tag
-    tag_ids = workspace_memo(
-        workspace,
-        f"tag_ids:{tag.lower()}",
-        lambda: list(
-            Tag.objects.for_workspace(workspace)
-            .filter(name__iexact=tag)
-            .values_list("id", flat=True)
-        ),
-    )
+
+    def load() -> list[Any]:
+        tags = Tag.objects.for_workspace(workspace).filter(name__iexact=tag)
+        return list(tags.values_list("id", flat=True))
+
+    tag_ids = workspace_memo(workspace, f"tag_ids:{tag.lower()}", load) if tag else []
     if not tag_ids:
         return set()
     return set(
