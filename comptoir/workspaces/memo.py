@@ -26,12 +26,18 @@ T = TypeVar("T")
 _generation = 0
 
 
-def workspace_memo(workspace: Any, name: str, load: Callable[[], T]) -> T:
-    """`load()`'s value for this workspace object, read once while nothing changed."""
+def _current(workspace: Any) -> dict[str, Any]:
+    """The workspace object's memo, emptied if anything changed since it was filled."""
     memo: dict[str, Any] | None = workspace.__dict__.get("_memo")
     if memo is None or memo.get("generation") != _generation:
         memo = {"generation": _generation}
         workspace.__dict__["_memo"] = memo
+    return memo
+
+
+def workspace_memo(workspace: Any, name: str, load: Callable[[], T]) -> T:
+    """`load()`'s value for this workspace object, read once while nothing changed."""
+    memo = _current(workspace)
     if name not in memo:
         memo[name] = load()
     return memo[name]  # type: ignore[no-any-return]
@@ -39,8 +45,7 @@ def workspace_memo(workspace: Any, name: str, load: Callable[[], T]) -> T:
 
 def workspace_memo_set(workspace: Any, name: str, value: Any) -> None:
     """Replace one memo by a value just written (the settings page saving its row)."""
-    workspace_memo(workspace, name, lambda: value)
-    workspace.__dict__["_memo"][name] = value
+    _current(workspace)[name] = value
 
 
 def memo_forget(*_args: object, **_kwargs: object) -> None:
