@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 
 from comptoir.providers.base import DeliveryStatus, InboundMessage, StatusUpdate
 from comptoir.providers.smpp import inbox as inbox_module
+from comptoir.providers.smpp import pdu
+from comptoir.providers.smpp.bind import Connection
+from comptoir.providers.smpp.client import Session
+from comptoir.providers.smpp.config import SessionConfig
 from comptoir.providers.smpp.inbox import Delivered, Inbox
+from comptoir.providers.smpp.pdu import ESM_DELIVERY_RECEIPT, Command, ShortMessage
 
 
 def receipt(message_id: str) -> Delivered:
@@ -80,3 +87,31 @@ def test_many_held_receipts_leave_texts_and_released_ids_to_go_in_arrival_order(
     taken = [d.event.provider_id for d in inbox.take(500)]
     assert taken == ["m7", "m3", "m19999"]  # in the order the dispatcher said so
     assert len(inbox) == 20_000 - 3
+
+
+def test_a_receipt_read_with_its_submit_sm_resp_is_held_not_stored_early():
+    """The SMSC may write a message's receipt right behind its submit_sm_resp, and both
+    arrive in one read: the bind must know the id as ours before it reads the receipt
+    (not once the waiting submit resumes, a turn of the loop later)."""
+
+    async def scenario() -> list[Delivered]:
+        session = Session(SessionConfig("127.0.0.1", 1, "comptoir", "secret"), None, None)  # type: ignore[arg-type]
+        reader = asyncio.StreamReader()
+        conn = Connection(reader, None, 1)  # type: ignore[arg-type]
+        waiting = asyncio.get_running_loop().create_future()
+        session._pending[7] = waiting
+        answer = pdu.encode(Command.SUBMIT_SM_RESP, 7, b"m42\x00")
+        report = ShortMessage(
+            source_addr="33612345678",
+            destination_addr="Optique",
+            esm_class=ESM_DELIVERY_RECEIPT,
+            short_message=b"id:m42 sub:001 dlvrd:001 stat:DELIVRD err:000 text:",
+        )
+        reader.feed_data(answer + pdu.encode(Command.DELIVER_SM, 1, report.encode()))
+        reader.feed_eof()
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            await session._read_loop(conn)
+        assert waiting.done()
+        return session._inbox.take(10)
+
+    assert asyncio.run(scenario()) == []  # held until the dispatcher records m42

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, SupportsIndex
 
 from comptoir.providers.smpp import pdu
 from comptoir.providers.smpp.config import SessionConfig, State
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 
 StateListener = Callable[["State", str], Awaitable[None]]
 MAX_SEQUENCE = 0x7FFFFFFF
+# Linux only; elsewhere the kernel's delayed acknowledgement stays as it is.
+TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 class ConnectionLost(ConnectionError):
@@ -32,6 +36,37 @@ class ConnectionLost(ConnectionError):
 
 class BindRefused(Exception):
     """The SMSC answered the bind with an error status: our credentials, not the network."""
+
+
+class _Reader(asyncio.StreamReader):
+    """A stream reader that acknowledges each chunk the SMSC sends as it arrives.
+
+    Many SMSCs leave Nagle's algorithm on: a PDU waits until the one before it is
+    acknowledged. While we are sending, our next submit_sm carries that acknowledgement;
+    when the window runs dry (the end of every batch) nothing does until the kernel's
+    delayed-ACK timer fires, and the last answers of each batch came 40 ms late (a batch
+    of 200 took 57 ms instead of 12). Linux leaves quick-ack mode by itself, so it is
+    asked again for each chunk (one system call per read, not per PDU).
+    """
+
+    sock: Any = None  # the transport's socket, where TCP_QUICKACK exists
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
+        super().feed_data(data)
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
+
+
+async def _open(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """`asyncio.open_connection`, with a reader that acknowledges at once (Linux)."""
+    loop = asyncio.get_running_loop()
+    reader = _Reader(loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await loop.create_connection(lambda: protocol, host, port)
+    if TCP_QUICKACK is not None:
+        reader.sock = transport.get_extra_info("socket")
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
 @dataclass
@@ -132,7 +167,7 @@ class Bind:
         if self.state is not State.REFUSED:
             await self._set_state(State.CONNECTING, self.reason)
         async with asyncio.timeout(cfg.connect_timeout):
-            reader, writer = await asyncio.open_connection(cfg.host, cfg.port)
+            reader, writer = await _open(cfg.host, cfg.port)
         self._generation += 1
         conn = Connection(reader, writer, self._generation)
         self._conn = conn
@@ -197,6 +232,7 @@ class Bind:
         while True:
             header, body = await self._read(conn)
             if header.is_response:
+                self._on_response(header, body)
                 future = self._pending.pop(header.sequence, None)
                 if future is not None and not future.done():
                     future.set_result((header.command_id, header.status, body))
@@ -237,6 +273,10 @@ class Bind:
     def _next_sequence(self) -> int:
         self._sequence = self._sequence % MAX_SEQUENCE + 1
         return self._sequence
+
+    def _on_response(self, header: pdu.Header, body: bytes) -> None:
+        """A response arrived: seen here before anything read after it (its waiting
+        request resumes only later, on the loop's next turn)."""
 
     def _on_deliver(self, conn: Connection, sequence: int, body: bytes) -> None:
         """A deliver_sm arrived on `conn`: the session answers it, at once or once stored."""

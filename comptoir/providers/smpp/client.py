@@ -70,6 +70,17 @@ class Session(Bind):
 
     # -- receiving -----------------------------------------------------------------------
 
+    def _on_response(self, header: pdu.Header, body: bytes) -> None:
+        # The SMSC may send a message's receipt right behind its submit_sm_resp, often in
+        # the same read: the id must be known as ours, and unrecorded, before that
+        # receipt is looked at, not once the waiting submit resumes.
+        if header.command_id != Command.SUBMIT_SM_RESP or header.status != pdu.ESME_ROK:
+            return
+        with contextlib.suppress(PduError):  # the submit itself says what was wrong
+            message_id = pdu.response_id(body, "submit_sm_resp", "message_id")
+            if message_id:
+                self._inbox.accepted(message_id)
+
     def _on_deliver(self, conn: Connection, sequence: int, body: bytes) -> None:
         try:
             item = parse(ShortMessage.decode(body, "deliver_sm"))
@@ -192,8 +203,6 @@ class Session(Bind):
                 log.warning("smpp %s: unreadable submit_sm_resp: %s", self._where, exc)
                 conn.close()
                 return PartAnswer(error=str(exc), written=True)
-            if message_id:
-                self._inbox.accepted(message_id)
             return PartAnswer(status=status, message_id=message_id, written=True)
 
     async def _pace(self) -> None:
