@@ -21,7 +21,7 @@ from comptoir.campaigns.models import Campaign, CampaignRecipient, ShortLink
 from comptoir.campaigns.services import campaign_launch, campaign_start_due
 from comptoir.compliance.consent import consent_record
 from comptoir.contacts.models import Tag
-from comptoir.core.bulk import COPY_MIN_ROWS, insert_rows
+from comptoir.core.bulk import COPY_MIN_ROWS, insert_rows, update_objects
 from comptoir.core.ids import uuid7
 from comptoir.workspaces.models import Workspace
 from tests.test_campaigns import customers, draft
@@ -84,6 +84,28 @@ def test_a_crash_with_a_batch_made_ahead_resumes_from_the_cursor(
     assert (report.queued + report.skipped, report.done) == (7, True)
     recipients = CampaignRecipient.objects.filter(campaign=campaign)
     assert recipients.values("contact_id").distinct().count() == recipients.count() == 12
+
+
+def test_bulk_writes_outside_a_transaction_are_one_transaction_each(
+    workspace: Workspace,
+) -> None:
+    """In autocommit an `executemany` would commit row by row (and a bad row would leave
+    the rows before it written): insert_rows and update_objects make one transaction."""
+    now = timezone.now()
+    rows = [(uuid7(), now, now, workspace.id, f"tag{i}") for i in range(5)]
+    with pytest.raises(IntegrityError):
+        insert_rows(Tag, TAG_COLUMNS, [*rows, (uuid7(), now, now, workspace.id, "tag0")])
+    assert not Tag.objects.filter(workspace=workspace).exists()
+    insert_rows(Tag, TAG_COLUMNS, rows)
+    tags = list(Tag.objects.filter(workspace=workspace).order_by("name"))
+    for tag in tags:
+        tag.name = f"{tag.name}-renamed"
+    tags[-1].name = tags[0].name  # the unique name breaks on the last row
+    with pytest.raises(IntegrityError):
+        update_objects(tags, ["name"])
+    assert sorted(Tag.objects.filter(workspace=workspace).values_list("name", flat=True)) == [
+        f"tag{i}" for i in range(5)
+    ]
 
 
 def test_bulk_insert_of_many_rows_is_all_or_nothing_with_django_errors(

@@ -144,26 +144,30 @@ def block(channel: Channel, rows: list[dict[str, Any]], token: uuid.UUID) -> lis
 
 
 def mark_sending(rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str, Any]]:
-    """→ sending, just before the adapter is called; returns the rows still ours."""
+    """→ sending, just before the adapter is called; returns the rows still ours.
+
+    One transaction: the rows and their transitions commit together.
+    """
     now = timezone.now()
     ids = [r["id"] for r in rows]
-    updated = Message.objects.filter(id__in=ids, claim_token=token, status=Status.QUEUED).update(
-        status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1
-    )
-    if updated != len(ids):
-        # Our lease ran out and another dispatcher (or the failover) took some: send only
-        # what is still ours.
-        ours = set(
-            Message.objects.filter(
-                id__in=ids, claim_token=token, status=Status.SENDING, sending_at=now
-            ).values_list("id", flat=True)
+    with transaction.atomic():
+        updated = Message.objects.filter(
+            id__in=ids, claim_token=token, status=Status.QUEUED
+        ).update(status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1)
+        if updated != len(ids):
+            # Our lease ran out and another dispatcher (or the failover) took some: send
+            # only what is still ours.
+            ours = set(
+                Message.objects.filter(
+                    id__in=ids, claim_token=token, status=Status.SENDING, sending_at=now
+                ).values_list("id", flat=True)
+            )
+            rows = [r for r in rows if r["id"] in ours]
+        insert_rows(
+            MessageTransition,
+            TRANSITION_COLUMNS,
+            transitions([r["id"] for r in rows], Status.SENDING, now),
         )
-        rows = [r for r in rows if r["id"] in ours]
-    insert_rows(
-        MessageTransition,
-        TRANSITION_COLUMNS,
-        transitions([r["id"] for r in rows], Status.SENDING, now),
-    )
     return rows
 
 
