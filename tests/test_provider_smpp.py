@@ -454,4 +454,5 @@ def test_benchmark_runs_and_reports_its_figures(db: None) -> None:
     text = "\n".join(lines)
     assert "bare client loop" in text and "submit_sm/s" in text
     assert "rate limit 50/s" in text and "targets" in text
+    assert "full outbox → sent" in text and "CPU µs per message" in text
     assert not Workspace.objects.filter(name__startswith="SMPP benchmark").exists()

@@ -9,23 +9,28 @@ the SMSC answers, in the same run against the same SMSC: once untimed (the SMSC'
 JIT warms up), then right before and right after each round's pipeline. The SMSC's pace
 drifts between runs by up to 3x, so the share is taken round by round against the mean
 of the two bare loops around it, and the median share is reported.
+Each round also fills the outbox first and times the workers sending it (no enqueue on
+the same cores meanwhile), and reads the CPU each process used per message (Linux's
+/proc): the client alone, the SMSC, the API's enqueue, the worker(s). Those say what
+the share can be on 2 cores: the pipeline runs the same client plus the database work.
 Then the channel gets a rate limit and the pace the SMSC saw is measured.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
+import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from django.db import connection
 from huey.contrib.djhuey import HUEY
 
 from comptoir.benchmarks.aio import run_async
+from comptoir.benchmarks.smpp_report import Cpu, Pace, Round, report_lines
 from comptoir.channels.models import Channel
 from comptoir.channels.services import channel_create
 from comptoir.contacts.phones import parse_phone
@@ -44,9 +49,6 @@ from comptoir.workspaces.models import Workspace
 from comptoir.workspaces.services import workspace_create
 
 BODY = "Optique Lumière : vos lunettes sont prêtes, passez quand vous voulez."
-TARGET_RATE = 1000.0  # submit_sm/s through the pipeline
-TARGET_SHARE = 0.60  # of the bare loop
-TARGET_PACE = 0.05  # a rate limit is honoured within ±5 %
 DEFAULTS: dict[str, Any] = {
     "messages": 5000,
     "rounds": 3,
@@ -60,29 +62,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-@dataclass
-class Round:
-    before: float  # submit_sm/s of the bare loop right before this round's pipeline
-    after: float  # … and right after it
-    enqueue: float  # messages/s for the API-level enqueue alone
-    sent: float  # messages/s from the first enqueue until all are sent
-    delivered: float  # … until all are delivered (receipts stored)
-
-    @property
-    def bare(self) -> float:
-        return (self.before + self.after) / 2
-
-    @property
-    def share(self) -> float:
-        return self.sent / self.bare
-
-
-@dataclass
-class Pace:
-    steady: float  # the pace after the first second (the limiter's burst): what it keeps
-    overall: float  # (submits - 1) / time from the first to the last, burst included
-
-
 def phones_for(count: int, offset: int) -> list[str]:
     return [f"+336{(offset + i) % 100_000_000:08d}" for i in range(count)]
 
@@ -93,6 +72,16 @@ async def _discard(events: list[Event]) -> None:
 
 async def _ignore(state: State, reason: str) -> None:
     return None
+
+
+def timed_bare_loop(channel: Channel, smsc: Smsc, count: int) -> tuple[float, float, float]:
+    """The bare loop's submit_sm/s, and CPU µs per message of this process (the client)
+    and of the SMSC."""
+    smsc_pid = smsc.process.pid if smsc.process else 0
+    cpu, smsc_cpu = _cpu(os.getpid()), _cpu(smsc_pid)
+    rate = bare_loop(channel, count)
+    cpu, smsc_cpu = _cpu(os.getpid()) - cpu, _cpu(smsc_pid) - smsc_cpu
+    return rate, cpu / count * 1e6, smsc_cpu / count * 1e6
 
 
 def bare_loop(channel: Channel, count: int) -> float:
@@ -121,22 +110,44 @@ def bare_loop(channel: Channel, count: int) -> float:
     return run_async(run())
 
 
-def _wait(query: Any, deadline: float, what: str) -> None:
-    while query.exists():
+def _cpu(*pids: int) -> float:
+    """CPU seconds (user + system) these processes used so far; 0 without /proc."""
+    total = 0.0
+    for pid in pids:
+        stat = Path(f"/proc/{pid}/stat")
+        if not stat.exists():
+            return 0.0
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _unsent(channel: Channel) -> Callable[[], bool]:
+    """Whether the channel has messages queued or sending: two look-ups in the partial
+    indexes on those rows (polled every 20 ms, a query reading the workspace's messages
+    took a sixth of the CPU from the pipeline it measured)."""
+    mine = Message.objects.filter(channel=channel)
+    queued, sending = mine.filter(status=Status.QUEUED), mine.filter(status=Status.SENDING)
+    return lambda: queued.exists() or sending.exists()
+
+
+def _wait(outstanding: Callable[[], bool], deadline: float, what: str, every: float = 0.02) -> None:
+    while outstanding():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: {query.count()} messages still outstanding")
-        time.sleep(0.02)
+            raise RuntimeError(f"{what}: messages still outstanding")
+        time.sleep(every)
 
 
-def _enqueue_here(workspace: Workspace, count: int, offset: int) -> float:
+def _enqueue_here(workspace: Workspace, count: int, offset: int) -> tuple[float, float]:
+    """Seconds, and CPU seconds, to queue `count` messages through the API's service."""
     phones = phones_for(count, offset)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, count, 500):
         messages_send(
             workspace=workspace,
             requests=[SendRequest(p, BODY, "transactional") for p in phones[i : i + 500]],
         )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _enqueuer(workspace: Workspace, count: int, offset: int) -> subprocess.Popen[str]:
@@ -165,28 +176,63 @@ def _worker_process(threads: int) -> subprocess.Popen[bytes]:
 
 
 def pipeline(
-    workspace: Workspace, count: int, offset: int, *, separate: bool
-) -> tuple[float, float, float]:
-    # The benchmark's workspace holds these messages and those of earlier rounds, all
-    # delivered: a query on the workspace alone says when these are done (a filter on
-    # 5,000 numbers, polled every 20 ms, would take the GIL from the pipeline it measures).
-    mine = Message.objects.filter(workspace=workspace)
+    workspace: Workspace, channel: Channel, count: int, offset: int, *, separate: bool
+) -> tuple[float, float, float, float]:
+    """Messages/s enqueued, sent and delivered, and the enqueue's CPU per message (µs)."""
     child = _enqueuer(workspace, count, offset) if separate else None
     start = time.perf_counter()
     if child is not None:
         assert child.stdin is not None and child.stdout is not None
         child.stdin.write("go\n")
         child.stdin.flush()
-        enqueued = float(child.stdout.readline())
+        enqueued, enqueue_cpu = map(float, child.stdout.readline().split())
         child.wait(10)
     else:
-        enqueued = _enqueue_here(workspace, count, offset)
+        enqueued, enqueue_cpu = _enqueue_here(workspace, count, offset)
     deadline = time.monotonic() + max(120.0, count / 50)
-    _wait(mine.filter(status__in=[Status.QUEUED, Status.SENDING]), deadline, "not all sent")
+    _wait(_unsent(channel), deadline, "not all sent")
     sent = time.perf_counter() - start
-    _wait(mine.exclude(status=Status.DELIVERED), deadline, "not all delivered")
+    # Polled less often: no index answers this one (it reads the channel's messages).
+    undelivered = Message.objects.filter(channel=channel).exclude(status=Status.DELIVERED)
+    _wait(undelivered.exists, deadline, "not all delivered", every=0.1)
     delivered = time.perf_counter() - start
-    return count / enqueued, count / sent, count / delivered
+    return count / enqueued, count / sent, count / delivered, enqueue_cpu / count * 1e6
+
+
+def drain(
+    workspace: Workspace,
+    channel: Channel,
+    count: int,
+    offset: int,
+    smsc: Smsc,
+    workers: Callable[[], Any],
+    others: list[subprocess.Popen[bytes]],
+) -> tuple[float, float, float]:
+    """Fill the outbox with the workers held, then time them sending it: submit_sm/s,
+    and CPU µs per message of the worker process(es) and of the SMSC meanwhile."""
+    for other in others:
+        other.send_signal(signal.SIGSTOP)  # its bind stays; it takes nothing meanwhile
+    _enqueue_here(workspace, count, offset)
+    pids = [os.getpid(), *(other.pid for other in others)]
+    smsc_pid = smsc.process.pid if smsc.process else 0
+    cpu, smsc_cpu = _cpu(*pids), _cpu(smsc_pid)
+    start = time.perf_counter()
+    for other in others:
+        other.send_signal(signal.SIGCONT)
+    consumer = workers()
+    try:
+        _wait(_unsent(channel), time.monotonic() + max(120.0, count / 50), "drain")
+        elapsed = time.perf_counter() - start
+        cpu, smsc_cpu = _cpu(*pids) - cpu, _cpu(smsc_pid) - smsc_cpu
+        _wait(
+            Message.objects.filter(channel=channel).exclude(status=Status.DELIVERED).exists,
+            time.monotonic() + 120,
+            "drain: not all delivered",
+            every=0.1,
+        )
+    finally:
+        consumer.stop(graceful=True)
+    return count / elapsed, cpu / count * 1e6, smsc_cpu / count * 1e6
 
 
 def paced(
@@ -200,12 +246,7 @@ def paced(
     messages_send(
         workspace=workspace, requests=[SendRequest(p, BODY, "transactional") for p in phones]
     )
-    mine = Message.objects.filter(workspace=workspace)  # as in pipeline(): cheap to poll
-    _wait(
-        mine.filter(status__in=[Status.QUEUED, Status.SENDING]),
-        time.monotonic() + seconds * 3 + 60,
-        "paced",
-    )
+    _wait(_unsent(channel), time.monotonic() + seconds * 3 + 60, "paced")
     Channel.objects.filter(id=channel.id).update(rate_limit=None)
     stamps = sorted(s["at"] for s in smsc.submits(before) if s["outcome"] == "accepted")
     span = stamps[-1] - stamps[0]
@@ -243,7 +284,7 @@ def run(options: dict[str, Any]) -> list[str]:
     HUEY.immediate = False
     # The shop's customers exist before it texts them (an API send to a new number would
     # create its contact; that is measured by `bench send`, not here).
-    for index in range(opts["rounds"]):
+    for index in range(2 * opts["rounds"]):  # the pipeline's, then the drain's
         phones = phones_for(opts["messages"], index * opts["messages"])
         region = workspace.region
         contacts_for_phones(
@@ -257,16 +298,26 @@ def run(options: dict[str, Any]) -> list[str]:
     paces: list[Pace] = []
     try:
         bare_loop(channel, min(opts["messages"], 2000))  # warm-up, not counted
+        count = opts["messages"]
         for index in range(opts["rounds"]):
-            before = bare_loop(channel, opts["messages"])
-            enqueue, sent, delivered = pipeline(
-                workspace,
-                opts["messages"],
-                index * opts["messages"],
-                separate=opts["enqueue"] == "process",
+            before, client, smsc_bare = timed_bare_loop(channel, smsc, count)
+            enqueue, sent, delivered, enqueuer = pipeline(
+                workspace, channel, count, index * count, separate=opts["enqueue"] == "process"
             )
-            after = bare_loop(channel, opts["messages"])
-            rounds.append(Round(before, after, enqueue, sent, delivered))
+            consumer.stop(graceful=True)
+            drained, workers, smsc_drain = drain(
+                workspace,
+                channel,
+                count,
+                (opts["rounds"] + index) * count,
+                smsc,
+                lambda: start_embedded_worker(opts["workers"]),
+                others,
+            )
+            consumer = start_embedded_worker(opts["workers"])
+            after = bare_loop(channel, count)
+            cpu = Cpu(client, smsc_bare, enqueuer, workers, smsc_drain)
+            rounds.append(Round(before, after, enqueue, sent, delivered, drained, cpu))
         for index in range(opts["rounds"]):
             paces.append(
                 paced(workspace, channel, smsc, opts["rate"], opts["rate_seconds"], index * 10_000)
@@ -282,37 +333,4 @@ def run(options: dict[str, Any]) -> list[str]:
         if not opts["keep"]:
             Message.objects.filter(workspace=workspace).delete()
             workspace.delete()
-    return _lines(opts, rounds, paces)
-
-
-def _lines(opts: dict[str, Any], rounds: list[Round], paces: list[Pace]) -> list[str]:
-    bare = statistics.median(r.bare for r in rounds)
-    sent = statistics.median(r.sent for r in rounds)
-    delivered = statistics.median(r.delivered for r in rounds)
-    share = statistics.median(r.share for r in rounds)
-    shares = ", ".join(f"{r.share:.0%}" for r in rounds)
-    loops = ", ".join(f"{r.before:,.0f}/{r.after:,.0f}" for r in rounds)
-    steady = statistics.median(p.steady for p in paces)
-    overall = statistics.median(p.overall for p in paces)
-    rate = opts["rate"]
-    met = sent >= TARGET_RATE and share >= TARGET_SHARE and abs(steady - rate) <= TARGET_PACE * rate
-    return [
-        f"smpp: {opts['messages']:,} messages x {opts['rounds']} round(s), window "
-        f"{opts['window']}, {connection.vendor} + {type(HUEY).__name__}, "
-        f"{opts['processes']} worker process(es) of {opts['workers']} threads, "
-        f"{os.cpu_count()} cores (medians)",
-        "  enqueue by "
-        + ("a process of its own (the API's)" if opts["enqueue"] == "process" else "this process"),
-        f"  bare client loop            {bare:>10,.0f} submit_sm/s"
-        f"  (before/after each round: {loops})",
-        f"  enqueue alone (API level)   {statistics.median(r.enqueue for r in rounds):>10,.0f}"
-        " messages/s",
-        f"  pipeline, enqueue → sent    {sent:>10,.0f} submit_sm/s",
-        f"  pipeline, → delivered       {delivered:>10,.0f} messages/s (receipts stored)",
-        f"  pipeline / bare loop        {share:>10.0%}  (median of the rounds: {shares};"
-        " each against the bare loops just before and after it)",
-        f"  rate limit {rate:g}/s          {steady:>10.1f} submit_sm/s past the first second (the "
-        f"limiter's burst; {overall:.1f}/s with it)",
-        f"  targets (≥ {TARGET_RATE:,.0f}/s, ≥ {TARGET_SHARE:.0%} of bare, "
-        f"{rate:g}/s ± {TARGET_PACE:.0%}): " + ("met" if met else "not met"),
-    ]
+    return report_lines(opts, rounds, paces)
