@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 
+from comptoir.benchmarks.aio import run_async
 from comptoir.providers.base import DeliveryStatus, InboundMessage, StatusUpdate
 from comptoir.providers.smpp import inbox as inbox_module
 from comptoir.providers.smpp import pdu
@@ -114,4 +115,4 @@ def test_a_receipt_read_with_its_submit_sm_resp_is_held_not_stored_early():
         assert waiting.done()
         return session._inbox.take(10)
 
-    assert asyncio.run(scenario()) == []  # held until the dispatcher records m42
+    assert run_async(scenario()) == []  # held until the dispatcher records m42
