@@ -36,8 +36,8 @@ from comptoir.dispatch import claims, failover, ratelimit, voice
 from comptoir.dispatch.models import SharedLimit
 from comptoir.dispatch.recorder import Recorder, all_sent
 from comptoir.messaging.failures import messages_failed
-from comptoir.messaging.inbound import pending_receipts_apply
 from comptoir.messaging.models import Message, MessageTransition, Status
+from comptoir.messaging.receipts import pending_receipts_apply
 from comptoir.providers.base import (
     ChannelConfig,
     Outcome,

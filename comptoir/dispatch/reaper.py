@@ -21,8 +21,8 @@ from django.utils.translation import gettext as _
 
 from comptoir.channels.models import Channel
 from comptoir.dispatch.wakeup import wake
-from comptoir.messaging.inbound import pending_receipts_apply
 from comptoir.messaging.models import Message, MessageTransition, PendingReceipt, Status
+from comptoir.messaging.receipts import pending_receipts_apply
 from comptoir.providers.registry import UnknownProvider, provider_type
 
 log = logging.getLogger(__name__)

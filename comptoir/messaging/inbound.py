@@ -13,7 +13,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import Any
 
 from django.db import connection, transaction
@@ -28,37 +27,22 @@ from comptoir.core.errors import ValidationError
 from comptoir.core.fetch import param
 from comptoir.core.ids import uuid7
 from comptoir.messaging.encoding import analyze
-from comptoir.messaging.failures import messages_failed
 from comptoir.messaging.models import (
     Direction,
     Message,
     MessageTransition,
-    PendingReceipt,
     Purpose,
     Status,
 )
+from comptoir.messaging.receipts import apply_statuses
 from comptoir.providers.base import (
     ChannelEvent,
-    DeliveryStatus,
     Event,
     InboundMessage,
     StatusUpdate,
 )
 
 log = logging.getLogger(__name__)
-
-# Which states a receipt may move a message from. A receipt arriving late for a message
-# the reaper marked `unknown` still settles it.
-RECEIPT_MOVES = {
-    DeliveryStatus.SENT: (Status.SENDING, Status.UNKNOWN),
-    DeliveryStatus.DELIVERED: (Status.SENDING, Status.SENT, Status.UNKNOWN),
-    DeliveryStatus.FAILED: (Status.SENDING, Status.SENT, Status.UNKNOWN),
-}
-RECEIPT_STAMP = {
-    DeliveryStatus.SENT: "sent_at",
-    DeliveryStatus.DELIVERED: "delivered_at",
-    DeliveryStatus.FAILED: "failed_at",
-}
 
 # Called with the newly stored inbound messages. Steps run inside the storing transaction,
 # so what they record (an opt-out) is never lost between the two; they must be quick.
@@ -194,113 +178,6 @@ def _store_inbound(channel: Channel, deliveries: Sequence[Delivered]) -> None:
             report.duplicates += 1
 
 
-def _apply_statuses(
-    channel: Channel, events: Sequence[StatusUpdate], report: StoreReport, *, keep: bool = True
-) -> None:
-    """Move messages by their receipts; with `keep`, receipts that moved none wait."""
-    now = timezone.now()
-    by_status: dict[DeliveryStatus, list[StatusUpdate]] = defaultdict(list)
-    for event in events:
-        by_status[event.status].append(event)
-    matched: set[str] = set()
-    for status, group in by_status.items():
-        by_pid = {e.provider_id: e for e in group}
-        rows = list(
-            Message.objects.filter(
-                channel=channel,
-                direction=Direction.OUT,
-                provider_id__in=list(by_pid),
-                status__in=RECEIPT_MOVES[status],
-            )
-            .select_for_update()  # two deliveries of one receipt: the second sees the first
-            .values_list("id", "provider_id")
-        )
-        matched.update(pid for _, pid in rows)
-        if not rows:
-            continue
-        ids = [r[0] for r in rows]
-        stamp = {RECEIPT_STAMP[status]: now}
-        if status is DeliveryStatus.FAILED:
-            # Failures carry their own code and reason: one update per distinct reason.
-            reasons: dict[tuple[str, str], list[uuid.UUID]] = defaultdict(list)
-            for message_id, pid in rows:
-                event = by_pid[pid]
-                reasons[(event.error_code or "undelivered", event.reason)].append(message_id)
-            for (code, reason), message_ids in reasons.items():
-                Message.objects.filter(id__in=message_ids).update(
-                    status=Status.FAILED, error_code=code, error_reason=reason, **stamp
-                )
-            messages_failed(ids)
-        else:
-            Message.objects.filter(id__in=ids).update(status=Status(status.value), **stamp)
-        insert_rows(
-            MessageTransition,
-            ("message_id", "status", "at", "code", "reason"),
-            (
-                (message_id, status.value, now, by_pid[pid].error_code, by_pid[pid].reason)
-                for message_id, pid in rows
-            ),
-        )
-        report.statuses += len(rows)
-    unmatched = [e for e in events if e.provider_id not in matched]
-    if unmatched and keep:
-        _keep_early_receipts(channel, unmatched, now, report)
-
-
-def _keep_early_receipts(
-    channel: Channel, events: Sequence[StatusUpdate], now: dt.datetime, report: StoreReport
-) -> None:
-    """Receipts that moved no message wait: their message may not have its id yet.
-
-    The dispatcher may record these ids while we store them: whoever commits last sees
-    the other's rows, so we look once more after our commit. Receipts for messages that
-    do have the id (a repeat, or a message already past that state) are cleared then.
-    """
-    report.unmatched += len(events)
-    PendingReceipt.objects.bulk_create(
-        PendingReceipt(
-            channel=channel,
-            provider_id=e.provider_id,
-            status=e.status,
-            error_code=e.error_code,
-            reason=e.reason,
-            received_at=now,
-        )
-        for e in events
-    )
-    pids = [e.provider_id for e in events]
-    transaction.on_commit(lambda: pending_receipts_apply(channel=channel, provider_ids=pids))
-
-
-def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | None = None) -> int:
-    """Apply receipts that came before their message's provider id was recorded."""
-    pending = PendingReceipt.objects.filter(channel=channel)
-    if provider_ids is not None:
-        pending = pending.filter(provider_id__in=provider_ids)
-    rows = list(pending.order_by("received_at", "id"))
-    if not rows:
-        return 0
-    recorded = set(
-        Message.objects.filter(
-            channel=channel, provider_id__in=[r.provider_id for r in rows]
-        ).values_list("provider_id", flat=True)
-    )
-    ready = [r for r in rows if r.provider_id in recorded]
-    if not ready:
-        return 0
-    report = StoreReport()
-    with transaction.atomic():
-        # In arrival order ("sent" before "delivered"), a run of one status at a time.
-        for _, run in groupby(ready, key=lambda r: r.status):
-            events = [
-                StatusUpdate(r.provider_id, DeliveryStatus(r.status), r.error_code, r.reason)
-                for r in run
-            ]
-            _apply_statuses(channel, events, report, keep=False)
-        PendingReceipt.objects.filter(id__in=[r.id for r in ready]).delete()
-    return len(ready)
-
-
 RoutedEvent = InboundMessage | ChannelEvent
 
 
@@ -368,7 +245,7 @@ def events_store_many(items: Sequence[tuple[Channel, Sequence[Event]]]) -> list[
             statuses = [e for e in events if isinstance(e, StatusUpdate)]
             others = [e for e in events if isinstance(e, ChannelEvent)]
             if statuses:
-                _apply_statuses(channel, statuses, report)
+                apply_statuses(channel, statuses, report)
             report.channel_events = len(others)
             for target, routed in _route(channel, others).items():
                 for event_step in CHANNEL_EVENT_STEPS:

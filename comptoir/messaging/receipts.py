@@ -1,0 +1,203 @@
+"""Delivery receipts: moving outgoing messages by what the provider says became of them.
+
+A receipt names the provider's id for a message. It moves the message only forward
+(RECEIPT_MOVES); one that matches no message yet — the provider answered before the
+dispatcher recorded its id — waits as a pending receipt, applied once the id is
+recorded (`pending_receipts_apply`, called by the dispatcher and the reaper's tick).
+
+A receipt batch is one look-up and one UPDATE per status, written by hand: the ORM's
+compiler, and its conversion of every id in the IN lists, cost more than the statements
+(a batch of 300 receipts: 8 ms of CPU through the ORM).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from comptoir.channels.models import Channel
+from comptoir.core.bulk import in_list, insert_rows, key_of, keys_in
+from comptoir.core.fetch import param
+from comptoir.messaging.failures import messages_failed
+from comptoir.messaging.models import Direction, Message, MessageTransition, PendingReceipt, Status
+from comptoir.providers.base import DeliveryStatus, StatusUpdate
+
+# Which states a receipt may move a message from. A receipt arriving late for a message
+# the reaper marked `unknown` still settles it.
+RECEIPT_MOVES = {
+    DeliveryStatus.SENT: (Status.SENDING, Status.UNKNOWN),
+    DeliveryStatus.DELIVERED: (Status.SENDING, Status.SENT, Status.UNKNOWN),
+    DeliveryStatus.FAILED: (Status.SENDING, Status.SENT, Status.UNKNOWN),
+}
+RECEIPT_STAMP = {
+    DeliveryStatus.SENT: "sent_at",
+    DeliveryStatus.DELIVERED: "delivered_at",
+    DeliveryStatus.FAILED: "failed_at",
+}
+TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
+
+
+@dataclass
+class ReceiptCounts:
+    """What a batch of receipts did (a StoreReport carries these among its counts)."""
+
+    statuses: int = 0
+    unmatched: int = 0
+
+
+def _receipted(
+    channel: Channel, provider_ids: Sequence[str], states: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(id key, provider id) of the channel's outgoing messages with these provider ids,
+    in these states; locked, so two deliveries of one receipt: the second sees the first."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    by_pid, pid_params = in_list("provider_id", list(provider_ids))
+    by_state, state_params = in_list("status", [str(state) for state in states])
+    sql = (
+        f"SELECT {key_of('id')}, provider_id FROM {table} "  # noqa: S608 (names from the model)
+        f"WHERE channel_id = %s AND direction = %s AND {by_state} AND {by_pid}"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [param(Message, "channel_id", channel.id), Direction.OUT, *state_params, *pid_params],
+        )
+        return [(key, pid) for key, pid in cursor.fetchall()]
+
+
+def _move(keys: Sequence[str], changes: dict[str, Any]) -> None:
+    """UPDATE these messages (by id key) with these column values."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    quote = connection.ops.quote_name
+    by_key, key_params = keys_in("id", keys)
+    sets = ", ".join(f"{quote(column)} = %s" for column in changes)
+    values = [param(Message, column, value) for column, value in changes.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {sets} WHERE {by_key}", [*values, *key_params])  # noqa: S608
+
+
+def apply_statuses(
+    channel: Channel, events: Sequence[StatusUpdate], counts: Any, *, keep: bool = True
+) -> None:
+    """Move messages by their receipts; with `keep`, receipts that moved none wait.
+
+    `counts` gets `statuses` (messages moved) and `unmatched` (receipts kept) added to.
+    """
+    now = timezone.now()
+    by_status: dict[DeliveryStatus, list[StatusUpdate]] = defaultdict(list)
+    for event in events:
+        by_status[event.status].append(event)
+    matched: set[str] = set()
+    for status, group in by_status.items():
+        by_pid = {e.provider_id: e for e in group}
+        rows = _receipted(channel, list(by_pid), RECEIPT_MOVES[status])
+        matched.update(pid for _, pid in rows)
+        if not rows:
+            continue
+        stamp = RECEIPT_STAMP[status]
+        if status is DeliveryStatus.FAILED:
+            # Failures carry their own code and reason: one update per distinct reason.
+            reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
+            for key, pid in rows:
+                event = by_pid[pid]
+                reasons[(event.error_code or "undelivered", event.reason)].append(key)
+            for (code, reason), keys in reasons.items():
+                changes = {
+                    "status": Status.FAILED.value,
+                    "error_code": code,
+                    "error_reason": reason,
+                }
+                _move(keys, {**changes, stamp: now})
+            messages_failed([uuid.UUID(key) for key, _ in rows])
+        else:
+            _move([key for key, _ in rows], {"status": status.value, stamp: now})
+        insert_rows(
+            MessageTransition,
+            TRANSITION_COLUMNS,
+            (
+                (key, status.value, now, by_pid[pid].error_code, by_pid[pid].reason)
+                for key, pid in rows
+            ),
+        )
+        counts.statuses += len(rows)
+    unmatched = [e for e in events if e.provider_id not in matched]
+    if unmatched and keep:
+        _keep_early_receipts(channel, unmatched, now, counts)
+
+
+def _keep_early_receipts(
+    channel: Channel, events: Sequence[StatusUpdate], now: dt.datetime, counts: Any
+) -> None:
+    """Receipts that moved no message wait: their message may not have its id yet.
+
+    The dispatcher may record these ids while we store them: whoever commits last sees
+    the other's rows, so we look once more after our commit. Receipts for messages that
+    do have the id (a repeat, or a message already past that state) are cleared then.
+    """
+    counts.unmatched += len(events)
+    PendingReceipt.objects.bulk_create(
+        PendingReceipt(
+            channel=channel,
+            provider_id=e.provider_id,
+            status=e.status,
+            error_code=e.error_code,
+            reason=e.reason,
+            received_at=now,
+        )
+        for e in events
+    )
+    pids = [e.provider_id for e in events]
+    transaction.on_commit(lambda: pending_receipts_apply(channel=channel, provider_ids=pids))
+
+
+def _any_pending(channel: Channel) -> bool:
+    """Whether the channel has any receipt waiting (the usual answer, no, in one index
+    look-up, before the look-up by ids)."""
+    table = connection.ops.quote_name(PendingReceipt._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE channel_id = %s LIMIT 1",  # noqa: S608
+            [param(PendingReceipt, "channel_id", channel.id)],
+        )
+        return cursor.fetchone() is not None
+
+
+def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | None = None) -> int:
+    """Apply receipts that came before their message's provider id was recorded."""
+    if not _any_pending(channel):
+        return 0
+    pending = PendingReceipt.objects.filter(channel=channel)
+    if provider_ids is not None:
+        pending = pending.filter(provider_id__in=provider_ids)
+    rows = list(pending.order_by("received_at", "id"))
+    if not rows:
+        return 0
+    recorded = set(
+        Message.objects.filter(
+            channel=channel, provider_id__in=[r.provider_id for r in rows]
+        ).values_list("provider_id", flat=True)
+    )
+    ready = [r for r in rows if r.provider_id in recorded]
+    if not ready:
+        return 0
+    counts = ReceiptCounts()
+    with transaction.atomic():
+        # In arrival order ("sent" before "delivered"), a run of one status at a time.
+        for _, run in groupby(ready, key=lambda r: r.status):
+            events = [
+                StatusUpdate(r.provider_id, DeliveryStatus(r.status), r.error_code, r.reason)
+                for r in run
+            ]
+            apply_statuses(channel, events, counts, keep=False)
+        PendingReceipt.objects.filter(id__in=[r.id for r in ready]).delete()
+    return len(ready)
