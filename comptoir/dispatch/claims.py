@@ -10,16 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Field
 from django.utils import timezone
 
 from comptoir.channels.models import Channel
 from comptoir.compliance.policy import Candidate, Context, Refusal, refusals
-from comptoir.core.bulk import convert, converter, insert_rows
+from comptoir.contacts.models import Contact
+from comptoir.core.bulk import convert, converter, insert_rows, key_of, keys_in, uuid_keys
+from comptoir.core.fetch import param
 from comptoir.messaging.models import Message, MessageTransition, Status
 
 CLAIM_FIELDS = (
@@ -42,23 +45,95 @@ CLAIM_FIELDS = (
 TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
 
 
-def claim(channel: Channel, size: int, token: uuid.UUID) -> list[dict[str, Any]]:
-    """Due `queued` rows of the channel, transactional first, leased to `token`."""
-    now = timezone.now()
-    with transaction.atomic():
-        rows = list(
-            Message.objects.filter(channel=channel, status=Status.QUEUED, send_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("priority", "send_at")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values(*CLAIM_FIELDS)[:size]
+@lru_cache(maxsize=4)
+def _claim_sql(vendor: str) -> tuple[str, list[tuple[int, list[Any], Any]]]:
+    """The claim's SELECT (CLAIM_FIELDS, the contact's through a join), and the columns'
+    converters (a UUID is 32 hex digits in SQLite), worked out once."""
+    quote = connection.ops.quote_name
+    columns, converters = [], []
+    for position, name in enumerate(CLAIM_FIELDS):
+        model, alias, attname = (
+            (Contact, "c", name.removeprefix("contact__"))
+            if name.startswith("contact__")
+            else (Message, "m", name)
         )
+        field = model._meta.get_field(attname)
+        assert isinstance(field, Field)
+        columns.append(f"{alias}.{quote(str(field.column))}")
+        column = field.get_col(model._meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((position, found, column))
+    # The states are the model's constants, written in the statement so that SQLite sees
+    # the partial index on queued rows applies; every value is a parameter.
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(Message._meta.db_table)} m "  # noqa: S608
+        f"LEFT OUTER JOIN {quote(Contact._meta.db_table)} c ON c.id = m.contact_id "
+        f"WHERE m.channel_id = %s AND m.status = '{Status.QUEUED.value}' AND m.send_at <= %s "
+        "AND (m.claimed_until IS NULL OR m.claimed_until < %s) "
+        "ORDER BY m.priority, m.send_at LIMIT %s"
+    )
+    if vendor == "postgresql":
+        sql += " FOR UPDATE OF m SKIP LOCKED"
+    return sql, converters
+
+
+def claim(channel: Channel, size: int, token: uuid.UUID) -> list[dict[str, Any]]:
+    """Due `queued` rows of the channel, transactional first, leased to `token`.
+
+    Hand-written (the ORM compiled this query and converted every id at each batch: a
+    fifth of the dispatcher's own CPU); rows as `values(*CLAIM_FIELDS)` gives them.
+    """
+    now = timezone.now()
+    sql, converters = _claim_sql(connection.vendor)
+    at = param(Message, "send_at", now)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [param(Message, "channel_id", channel.id), at, at, size])
+            found = cursor.fetchall()
+        rows = []
+        for row in found:
+            values = list(row)
+            for position, convert_all, column in converters:
+                for convert_one in convert_all:
+                    values[position] = convert_one(values[position], column, connection)
+            rows.append(dict(zip(CLAIM_FIELDS, values, strict=True)))
         if rows:
             lease = now + dt.timedelta(seconds=settings.COMPTOIR_CLAIM_SECONDS)
-            Message.objects.filter(id__in=[r["id"] for r in rows]).update(
-                claim_token=token, claimed_until=lease
+            _update(
+                [r["id"] for r in rows],
+                "claim_token = %s, claimed_until = %s",
+                [param(Message, "claim_token", token), param(Message, "claimed_until", lease)],
             )
     return rows
+
+
+def _update(ids: Sequence[uuid.UUID], changes: str, values: list[Any], where: str = "") -> int:
+    """`UPDATE messages SET changes WHERE [where AND] id IN ids`; how many rows changed.
+    `values` are the parameters of `changes`, then those of `where`."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    by_key, key_params = keys_in("id", uuid_keys(ids))
+    condition = f"{where} AND {by_key}" if where else by_key
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {changes} WHERE {condition}", values + key_params)  # noqa: S608
+        return int(cursor.rowcount)
+
+
+def held(ids: Sequence[uuid.UUID], token: uuid.UUID) -> set[str]:
+    """Which of these messages a run holding `token` still has (`sending`, or `unknown` if
+    the reaper settled them meanwhile), locked; as `uuid_keys` (32 hex digits)."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    by_key, key_params = keys_in("id", uuid_keys(ids))
+    states = f"'{Status.SENDING.value}', '{Status.UNKNOWN.value}'"
+    sql = (
+        f"SELECT {key_of('id')} FROM {table} "  # noqa: S608 (names from the model)
+        f"WHERE claim_token = %s AND status IN ({states}) AND {by_key}"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param(Message, "claim_token", token), *key_params])
+        return {key for (key,) in cursor.fetchall()}
 
 
 def transitions(
@@ -151,9 +226,12 @@ def mark_sending(rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str,
     now = timezone.now()
     ids = [r["id"] for r in rows]
     with transaction.atomic():
-        updated = Message.objects.filter(
-            id__in=ids, claim_token=token, status=Status.QUEUED
-        ).update(status=Status.SENDING, sending_at=now, attempts=F("attempts") + 1)
+        updated = _update(
+            ids,
+            f"status = '{Status.SENDING.value}', sending_at = %s, attempts = attempts + 1",
+            [param(Message, "sending_at", now), param(Message, "claim_token", token)],
+            f"claim_token = %s AND status = '{Status.QUEUED.value}'",
+        )
         if updated != len(ids):
             # Our lease ran out and another dispatcher (or the failover) took some: send
             # only what is still ours.
@@ -174,6 +252,9 @@ def mark_sending(rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str,
 def release(rows: Sequence[dict[str, Any]], token: uuid.UUID) -> None:
     """Let go of claimed rows not yet handed to the provider: the next run takes them."""
     if rows:
-        Message.objects.filter(
-            id__in=[r["id"] for r in rows], claim_token=token, status=Status.QUEUED
-        ).update(claim_token=None, claimed_until=None)
+        _update(
+            [r["id"] for r in rows],
+            "claim_token = NULL, claimed_until = NULL",
+            [param(Message, "claim_token", token)],
+            f"claim_token = %s AND status = '{Status.QUEUED.value}'",
+        )

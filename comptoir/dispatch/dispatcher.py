@@ -93,15 +93,7 @@ def _record(
     """
     now = timezone.now()
     with transaction.atomic():
-        ours = set(
-            Message.objects.filter(
-                id__in=[r["id"] for r in rows],
-                claim_token=token,
-                status__in=[Status.SENDING, Status.UNKNOWN],
-            )
-            .select_for_update()
-            .values_list("id", flat=True)
-        )
+        ours = claims.held([r["id"] for r in rows], token)
         sent: list[tuple[str, uuid.UUID]] = []
         transitions: list[tuple[Any, ...]] = []
         # (delay, code, reason, uncounted) -> ids: one UPDATE per distinct retry.
@@ -111,7 +103,7 @@ def _record(
         stopped: list[tuple[dict[str, Any], SendResult]] = []
         for row, result in zip(rows, results, strict=True):
             report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-            if row["id"] not in ours:
+            if row["id"].hex not in ours:
                 continue
             attempt = row["attempts"] + 1
             if result.outcome is Outcome.SENT:
