@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Model
-from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from comptoir.channels.models import Channel
+from comptoir.channels.recent import channel_recent
 from comptoir.core.groupcommit import GroupCommit
 from comptoir.messaging.inbound import StoreReport, events_store_many
 from comptoir.providers.base import (
@@ -25,7 +23,6 @@ from comptoir.providers.base import (
     WebhookRequest,
 )
 from comptoir.providers.registry import UnknownProvider, provider_type
-from comptoir.workspaces.models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -79,41 +76,9 @@ def webhook_request(request: HttpRequest) -> WebhookRequest:
     )
 
 
-# Channels the webhook view read lately. Reading one (and decrypting its secrets) costs
-# a fifth of an inbound webhook; a change is seen at once in this process (the signal
-# below) and within CHANNEL_TTL seconds in the others. Unknown ids are never kept.
-CHANNEL_TTL = 2.0
-CHANNEL_CACHE_SIZE = 10_000
-_recent: dict[uuid.UUID, tuple[float, Channel]] = {}
-
-
-def _channel(channel_uuid: uuid.UUID) -> Channel | None:
-    now = time.monotonic()
-    kept = _recent.get(channel_uuid)
-    if kept is not None and now - kept[0] < CHANNEL_TTL:
-        return kept[1]
-    channel = Channel.objects.select_related("workspace").filter(id=channel_uuid).first()
-    if channel is not None:
-        if len(_recent) >= CHANNEL_CACHE_SIZE:
-            _recent.clear()
-        _recent[channel_uuid] = (now, channel)
-    return channel
-
-
-def channels_forget(sender: type[Model], **kwargs: object) -> None:
-    """A channel, its workspace or what the workspace object carries changed: read
-    channels afresh. Connected to those models only, not to every save."""
-    _recent.clear()
-
-
-for _model in (Channel, Workspace):
-    post_save.connect(channels_forget, sender=_model, dispatch_uid=f"hooks_forget_{_model}")
-    post_delete.connect(channels_forget, sender=_model, dispatch_uid=f"hooks_forget_{_model}")
-
-
 @csrf_exempt
 def channel_hook(request: HttpRequest, channel_uuid: uuid.UUID, action: str) -> HttpResponse:
-    channel = _channel(channel_uuid)
+    channel = channel_recent(channel_uuid)
     if channel is None:
         return HttpResponse("unknown channel\n", status=404, content_type="text/plain")
     length = int(request.headers.get("Content-Length") or 0)

@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from comptoir.channels.models import Channel, ChannelStatus
 from comptoir.core.bulk import insert_rows
+from comptoir.core.fetch import objects_where, param
 from comptoir.dispatch.claims import TRANSITION_COLUMNS
 from comptoir.dispatch.reaper import REQUEUED_AFTER_CRASH
 from comptoir.dispatch.wakeup import wake
@@ -94,10 +95,9 @@ def health_record(*, channel: Channel, results: Sequence[SendResult], now: dt.da
     """
     answered = [i for i, r in enumerate(results) if r.outcome not in FAILURES]
     trailing = results[answered[-1] + 1 :] if answered else results
-    row = (
-        Channel.objects.select_for_update()
-        .only("status", "consecutive_failures", "failing_since")
-        .get(id=channel.id)
+    table = Channel._meta.db_table
+    [row] = objects_where(
+        Channel, f"{table}.id = %s", [param(Channel, "id", channel.id)], lock=True
     )
     count = len(trailing) + (0 if answered else row.consecutive_failures)
     config_error = next((r for r in trailing if r.outcome is Outcome.CONFIG_ERROR), None)
@@ -127,7 +127,9 @@ def health_record(*, channel: Channel, results: Sequence[SendResult], now: dt.da
     }
     if reason is not None:
         changes["status_reason"] = reason
-    Channel.objects.filter(id=channel.id).update(**changes)
+    if any(getattr(row, name) != value for name, value in changes.items()):
+        # Most batches change nothing (no failure before, none now): no write.
+        Channel.objects.filter(id=channel.id).update(**changes)
     channel.consecutive_failures, channel.failing_since = count, failing_since
     return tripped
 

@@ -5,7 +5,7 @@ its auto-answer rules, its teams' members, its webhook endpoints and its inbox s
 a handful of queries that cost a fifth of a batch and almost never return anything new.
 Each is kept on the Workspace object it was read for (`workspace_memo`), so it lives as
 long as that object: one request, one task, or, for the webhook view's channels
-(`comptoir.channels.hooks`), at most CHANNEL_TTL seconds.
+(`comptoir.channels.recent`), at most CHANNEL_TTL seconds.
 
 Saving or deleting a row of a model registered with `memo_sources` forgets every memo
 of this process at once (a generation counter, not a search for the objects holding

@@ -33,11 +33,13 @@ BIND_REFUSED = "the SMSC refused the bind"
 def _store(channel_uuid: str, events: list[Event]) -> None:
     from django.db import close_old_connections
 
-    from comptoir.channels.models import Channel
+    from comptoir.channels.recent import channel_recent
     from comptoir.messaging.inbound import events_store
 
     close_old_connections()
-    channel = Channel.objects.select_related("workspace").get(id=channel_uuid)
+    channel = channel_recent(channel_uuid)
+    if channel is None:
+        raise LookupError(f"channel {channel_uuid} is gone")  # the SMSC delivers them again
     events_store(channel=channel, events=events)
 
 
