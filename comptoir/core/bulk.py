@@ -12,6 +12,7 @@ Only for plain columns: the caller gives complete rows (no defaults are filled i
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -30,18 +31,44 @@ Converter = Callable[[Any], Any]
 COPY_MIN_ROWS = 50
 
 
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+def _uuid_hex(value: Any) -> Any:
+    """A UUID as SQLite stores it (32 lowercase hex digits). Keys read back in that form
+    (`key_of`) go through as they are: parsing each into a UUID cost more than the row."""
+    if value is None:
+        return None
+    if type(value) is str and _HEX32.fullmatch(value):
+        return value
+    return (value if isinstance(value, uuid.UUID) else uuid.UUID(value)).hex
+
+
+def _sqlite_datetime() -> Converter:
+    """What Django's SQLite adapter stores (naive UTC text), without its per-value settings
+    look-ups; a batch's rows mostly share one timestamp, converted once."""
+    last: list[tuple[Any, Any]] = [(None, None)]
+
+    def convert(value: Any) -> Any:
+        seen, text = last[0]
+        if value is seen:
+            return text
+        text = str(value.astimezone(dt.UTC).replace(tzinfo=None)) if value else value
+        last[0] = (value, text)  # one tuple: a thread reading it sees a matching pair
+        return text
+
+    return convert
+
+
 def _converter(field: models.Field[Any, Any]) -> Converter | None:
     target = field.target_field if isinstance(field, models.ForeignKey) else field
     if isinstance(target, models.UUIDField):
-        as_uuid: Converter = lambda v: v if v is None or isinstance(v, uuid.UUID) else uuid.UUID(v)  # noqa: E731
         if connection.features.has_native_uuid_field:
-            return as_uuid
-        return lambda v: None if v is None else as_uuid(v).hex
+            return lambda v: v if v is None or isinstance(v, uuid.UUID) else uuid.UUID(v)
+        return _uuid_hex
     if isinstance(target, models.DateTimeField):
         if connection.vendor == "sqlite":
-            # What Django's SQLite adapter stores (naive UTC text), without its per-value
-            # settings look-ups.
-            return lambda v: str(v.astimezone(dt.UTC).replace(tzinfo=None)) if v else v
+            return _sqlite_datetime()
         return None  # psycopg adapts aware datetimes itself
     if isinstance(target, models.JSONField):
         return lambda v: target.get_db_prep_save(v, connection)
