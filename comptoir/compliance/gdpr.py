@@ -16,13 +16,14 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from comptoir.compliance.audit import AuditAction, actor_label_for, audit_record
 from comptoir.compliance.decisions import CONSENT_EXEMPT_KINDS, Candidate, Refusal
 from comptoir.compliance.models import AuditEntry, ConsentEvent, Suppression, SuppressionReason
 from comptoir.contacts.models import Contact
+from comptoir.core.bulk import key_of, keys_in, uuid_keys
 from comptoir.core.errors import NotFound
 from comptoir.imports.erasure import imports_forget
 from comptoir.workspaces.models import Workspace
@@ -68,6 +69,21 @@ def phone_hash(workspace: Workspace | uuid.UUID | str, e164: str) -> str:
 SUPPRESSION_READ_ALL = 10_000
 
 
+def _suppressed_first(workspace_keys: list[str]) -> list[tuple[str, str]]:
+    """(workspace key, phone hash) of these workspaces' suppressions, SUPPRESSION_READ_ALL
+    and one at most. Asked at every batch the dispatcher sends, and almost always empty:
+    written by hand (the ORM compiled it in twice the time the query takes)."""
+    table = connection.ops.quote_name(Suppression._meta.db_table)
+    where, params = keys_in("workspace_id", uuid_keys(workspace_keys))
+    sql = (
+        f"SELECT {key_of('workspace_id')}, phone_hash FROM {table} "  # noqa: S608
+        f"WHERE {where} LIMIT {SUPPRESSION_READ_ALL + 1}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(_workspace_key(key), hashed) for key, hashed in cursor.fetchall()]
+
+
 def rule_suppressed(candidates: Sequence[Candidate], context: Any = None) -> dict[Any, Refusal]:
     """Numbers erased at the customer's request are never messaged again.
 
@@ -83,12 +99,11 @@ def rule_suppressed(candidates: Sequence[Candidate], context: Any = None) -> dic
     groups: dict[str, list[Candidate]] = defaultdict(list)
     for workspace_id, group in by_workspace.items():  # a UUID and its text are one workspace
         groups[_workspace_key(workspace_id)] += group
-    listed = Suppression.objects.filter(workspace_id__in=list(groups))
-    rows = list(listed.values_list("workspace_id", "phone_hash")[: SUPPRESSION_READ_ALL + 1])
+    rows = _suppressed_first(list(groups))
     long_list = len(rows) > SUPPRESSION_READ_ALL
     erased: dict[str, set[str]] = defaultdict(set)
-    for workspace_id, hashed in rows:
-        erased[str(workspace_id)].add(hashed)
+    for workspace_key, hashed in rows:
+        erased[workspace_key].add(hashed)
     roots = _root_keys()
     digest = hmac.digest
     hashes: dict[str, list[tuple[Any, str]]] = {}
@@ -105,6 +120,7 @@ def rule_suppressed(candidates: Sequence[Candidate], context: Any = None) -> dic
         wanted = sorted({h for pairs in hashes.values() for _, h in pairs})
         for start in range(0, len(wanted), SUPPRESSION_READ_ALL):
             chunk = wanted[start : start + SUPPRESSION_READ_ALL]
+            listed = Suppression.objects.filter(workspace_id__in=list(groups))
             for workspace_id, hashed in listed.filter(phone_hash__in=chunk).values_list(
                 "workspace_id", "phone_hash"
             ):
