@@ -232,10 +232,13 @@ def _send_batch(
     deadline: float,
     report: DispatchReport,
     recorder: Recorder,
+    *,
+    marked: bool = False,
 ) -> bool:
-    """Send claimed rows in adapter-sized slices at the channel's pace; False to stop."""
-    limits = _limits(channel)
-    size = ptype.batch_size
+    """Send claimed rows in adapter-sized slices at the channel's pace; False to stop.
+    `marked`: the rows are `sending` already, one slice (see claims.claim_sending)."""
+    limits = [] if marked else _limits(channel)
+    size = max(len(rows), 1) if marked else ptype.batch_size
     if limits:
         size = max(1, min(size, int(min(lim.rate for lim in limits) * PACE_SLICE)))
     for start in range(0, len(rows), size):
@@ -247,7 +250,8 @@ def _send_batch(
             claims.release(chunk + rest, token)
             report.retry_in = wait
             return False
-        chunk = claims.mark_sending(chunk, token)
+        if not marked:
+            chunk = claims.mark_sending(chunk, token)
         if not chunk:
             continue
         try:
@@ -303,17 +307,28 @@ def dispatch_channel(
     # A tripped channel whose cool-down is over gets one message: its answer decides.
     probe = mode is failover.Mode.PROBING
     deadline = time.monotonic() + budget
+    # Without a rate limit, a claim the adapter takes whole is marked `sending` as it is
+    # claimed (one UPDATE of the batch, not two): nothing is waited for in between.
+    whole = not _limits(channel)
+    if whole:
+        size = min(size, ptype.batch_size)
     recorder = Recorder(_record, report, DispatchReport)
     try:
         while time.monotonic() < deadline:
             token = uuid.uuid4()
-            rows = claims.claim(channel, 1 if probe else size, token)
-            if not rows:
+            if whole:
+                claimed, may_go = claims.claim_sending(channel, 1 if probe else size, token)
+            else:
+                rows = claims.claim(channel, 1 if probe else size, token)
+                claimed = len(rows)
+                may_go = claims.block(channel, rows, token) if rows else []
+            if not claimed:
                 break
-            report.claimed += len(rows)
-            may_go = claims.block(channel, rows, token)
-            report.blocked += len(rows) - len(may_go)
-            going = _send_batch(channel, ptype, config, may_go, token, deadline, report, recorder)
+            report.claimed += claimed
+            report.blocked += claimed - len(may_go)
+            going = _send_batch(
+                channel, ptype, config, may_go, token, deadline, report, recorder, marked=whole
+            )
             if report.tripped:
                 recorder.drain()
                 if _hand_over(channel, report):
