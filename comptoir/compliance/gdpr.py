@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from comptoir.compliance.audit import AuditAction, actor_label_for, audit_record
@@ -25,6 +25,7 @@ from comptoir.compliance.models import AuditEntry, ConsentEvent, Suppression, Su
 from comptoir.contacts.models import Contact
 from comptoir.core.bulk import key_of, keys_in, uuid_keys
 from comptoir.core.errors import NotFound
+from comptoir.core.fetch import rows_where
 from comptoir.imports.erasure import imports_forget
 from comptoir.workspaces.models import Workspace
 
@@ -73,15 +74,10 @@ def _suppressed_first(workspace_keys: list[str]) -> list[tuple[str, str]]:
     """(workspace key, phone hash) of these workspaces' suppressions, SUPPRESSION_READ_ALL
     and one at most. Asked at every batch the dispatcher sends, and almost always empty:
     written by hand (the ORM compiled it in twice the time the query takes)."""
-    table = connection.ops.quote_name(Suppression._meta.db_table)
     where, params = keys_in("workspace_id", uuid_keys(workspace_keys))
-    sql = (
-        f"SELECT {key_of('workspace_id')}, phone_hash FROM {table} "  # noqa: S608
-        f"WHERE {where} LIMIT {SUPPRESSION_READ_ALL + 1}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(_workspace_key(key), hashed) for key, hashed in cursor.fetchall()]
+    columns = f"{key_of('workspace_id')}, phone_hash"
+    rows = rows_where(Suppression, columns, where, params, limit=SUPPRESSION_READ_ALL + 1)
+    return [(_workspace_key(key), hashed) for key, hashed in rows]
 
 
 def rule_suppressed(candidates: Sequence[Candidate], context: Any = None) -> dict[Any, Refusal]:

@@ -60,6 +60,28 @@ def param(model: type[models.Model], name: str, value: Any) -> Any:
     return convert(field, value)
 
 
+def rows_where(
+    model: type[models.Model],
+    columns: str,
+    where: str,
+    params: Sequence[Any],
+    *,
+    lock: bool = False,
+    limit: int | None = None,
+) -> list[tuple[Any, ...]]:
+    """`SELECT columns FROM model's table WHERE where [LIMIT limit]`, locked (FOR UPDATE,
+    where the database has it) when `lock`; the rows as the driver gives them."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = f"SELECT {columns} FROM {table} WHERE {where}"  # noqa: S608 (names from the model)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
 def objects_where(
     model: type[M],
     where: str,

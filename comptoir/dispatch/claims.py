@@ -22,7 +22,7 @@ from comptoir.channels.models import Channel
 from comptoir.compliance.policy import Candidate, Context, Refusal, refusals
 from comptoir.contacts.models import Contact
 from comptoir.core.bulk import convert, converter, insert_rows, key_of, keys_in, uuid_keys
-from comptoir.core.fetch import param
+from comptoir.core.fetch import param, rows_where
 from comptoir.messaging.models import Message, MessageTransition, Status
 
 CLAIM_FIELDS = (
@@ -162,18 +162,12 @@ def _update(ids: Sequence[uuid.UUID], changes: str, values: list[Any], where: st
 def held(ids: Sequence[uuid.UUID], token: uuid.UUID) -> set[str]:
     """Which of these messages a run holding `token` still has (`sending`, or `unknown` if
     the reaper settled them meanwhile), locked; as `uuid_keys` (32 hex digits)."""
-    table = connection.ops.quote_name(Message._meta.db_table)
     by_key, key_params = keys_in("id", uuid_keys(ids))
     states = f"'{Status.SENDING.value}', '{Status.UNKNOWN.value}'"
-    sql = (
-        f"SELECT {key_of('id')} FROM {table} "  # noqa: S608 (names from the model)
-        f"WHERE claim_token = %s AND status IN ({states}) AND {by_key}"
-    )
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [param(Message, "claim_token", token), *key_params])
-        return {key for (key,) in cursor.fetchall()}
+    where = f"claim_token = %s AND status IN ({states}) AND {by_key}"
+    token_param = param(Message, "claim_token", token)
+    rows = rows_where(Message, key_of("id"), where, [token_param, *key_params], lock=True)
+    return {key for (key,) in rows}
 
 
 def transitions(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from comptoir.channels.models import Channel
@@ -24,7 +24,7 @@ from comptoir.contacts.phones import Phone, parse_phone
 from comptoir.contacts.services import contacts_for_phones
 from comptoir.core.bulk import in_list, insert_objects, insert_rows
 from comptoir.core.errors import ValidationError
-from comptoir.core.fetch import param
+from comptoir.core.fetch import param, rows_where
 from comptoir.core.ids import uuid7
 from comptoir.messaging.encoding import analyze
 from comptoir.messaging.models import (
@@ -109,11 +109,11 @@ def _stored_already(channel: Channel, provider_ids: Sequence[str]) -> set[str]:
     if not provider_ids:
         return set()
     where, values = in_list("provider_id", list(provider_ids))
-    table = Message._meta.db_table
-    sql = f"SELECT provider_id FROM {table} WHERE channel_id = %s AND direction = %s AND {where}"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [param(Message, "channel_id", channel.id), Direction.IN, *values])
-        return {row[0] for row in cursor.fetchall()}
+    params = [param(Message, "channel_id", channel.id), Direction.IN, *values]
+    found = rows_where(
+        Message, "provider_id", f"channel_id = %s AND direction = %s AND {where}", params
+    )
+    return {row[0] for row in found}
 
 
 Delivered = tuple[StoreReport, InboundMessage]  # a text, and the report of its delivery

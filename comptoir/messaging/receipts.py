@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from comptoir.channels.models import Channel
 from comptoir.core.bulk import in_list, insert_rows, key_of, keys_in
-from comptoir.core.fetch import param
+from comptoir.core.fetch import param, rows_where
 from comptoir.messaging.failures import messages_failed
 from comptoir.messaging.models import Direction, Message, MessageTransition, PendingReceipt, Status
 from comptoir.providers.base import DeliveryStatus, StatusUpdate
@@ -58,21 +58,17 @@ def _receipted(
 ) -> list[tuple[str, str]]:
     """(id key, provider id) of the channel's outgoing messages with these provider ids,
     in these states; locked, so two deliveries of one receipt: the second sees the first."""
-    table = connection.ops.quote_name(Message._meta.db_table)
     by_pid, pid_params = in_list("provider_id", list(provider_ids))
     by_state, state_params = in_list("status", [str(state) for state in states])
-    sql = (
-        f"SELECT {key_of('id')}, provider_id FROM {table} "  # noqa: S608 (names from the model)
-        f"WHERE channel_id = %s AND direction = %s AND {by_state} AND {by_pid}"
-    )
-    if connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [param(Message, "channel_id", channel.id), Direction.OUT, *state_params, *pid_params],
+    where = f"channel_id = %s AND direction = %s AND {by_state} AND {by_pid}"
+    channel_id = param(Message, "channel_id", channel.id)
+    params = [channel_id, Direction.OUT, *state_params, *pid_params]
+    return [
+        (key, pid)
+        for key, pid in rows_where(
+            Message, f"{key_of('id')}, provider_id", where, params, lock=True
         )
-        return [(key, pid) for key, pid in cursor.fetchall()]
+    ]
 
 
 def _move(keys: Sequence[str], changes: dict[str, Any]) -> None:
@@ -163,13 +159,8 @@ def _keep_early_receipts(
 def _any_pending(channel: Channel) -> bool:
     """Whether the channel has any receipt waiting (the usual answer, no, in one index
     look-up, before the look-up by ids)."""
-    table = connection.ops.quote_name(PendingReceipt._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE channel_id = %s LIMIT 1",  # noqa: S608
-            [param(PendingReceipt, "channel_id", channel.id)],
-        )
-        return cursor.fetchone() is not None
+    channel_id = param(PendingReceipt, "channel_id", channel.id)
+    return bool(rows_where(PendingReceipt, "1", "channel_id = %s", [channel_id], limit=1))
 
 
 def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | None = None) -> int:
