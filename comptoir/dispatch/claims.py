@@ -2,7 +2,11 @@
 
 A claim is a token and a lease on `queued` rows, not a state: every later step is guarded
 by the token, so a run whose lease ran out (and whose rows another run or the failover
-took) cannot touch them any more.
+took) cannot touch them any more. A batch that goes to the provider at once (no rate
+limit to wait for) is claimed and marked `sending` in the same statement.
+
+The batch path's statements are written by hand: the ORM's compiler, and its conversion
+of every id in the IN lists, cost more than running them.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ A run holds no transaction while the provider is called. Each batch goes:
    token) just before the adapter is called;
 4. the adapter's results recorded (one transaction) with a transition row each, and the
    channel's health counted (failover).
+On a channel without a rate limit, 1 to 3 are one transaction (`claims.claim_sending`):
+nothing is waited for between them, and the batch is one adapter call.
 A crash before 3 leaves a lease that expires; after 3 the reaper settles it (see reaper).
 A channel whose provider keeps failing hands its queue to its backup (see failover).
 """

@@ -95,10 +95,7 @@ def health_record(*, channel: Channel, results: Sequence[SendResult], now: dt.da
     """
     answered = [i for i, r in enumerate(results) if r.outcome not in FAILURES]
     trailing = results[answered[-1] + 1 :] if answered else results
-    table = Channel._meta.db_table
-    [row] = objects_where(
-        Channel, f"{table}.id = %s", [param(Channel, "id", channel.id)], lock=True
-    )
+    [row] = objects_where(Channel, "id = %s", [param(Channel, "id", channel.id)], lock=True)
     count = len(trailing) + (0 if answered else row.consecutive_failures)
     config_error = next((r for r in trailing if r.outcome is Outcome.CONFIG_ERROR), None)
     tripped = count >= failover_after()
