@@ -8,6 +8,7 @@ whatever the number of messages.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,8 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from comptoir.contacts.models import Contact, Tag
-from comptoir.core.bulk import in_list, insert_objects, update_objects
-from comptoir.core.fetch import objects_where, param
+from comptoir.core.bulk import in_list, insert_objects, key_of, keys_in, update_objects, uuid_keys
+from comptoir.core.fetch import objects_where, param, rows_where
 from comptoir.core.ids import uuid7
 from comptoir.inbox.models import FLAG_LENGTH, Conversation, ConversationStatus, Team, TeamMember
 from comptoir.inbox.priority import urgent_word_in, urgent_words
@@ -43,13 +44,17 @@ def _vip_contacts(workspace: Workspace, contact_ids: Iterable[Any]) -> set[Any]:
         return list(tags.values_list("id", flat=True))
 
     tag_ids = workspace_memo(workspace, f"tag_ids:{tag.lower()}", load) if tag else []
-    if not tag_ids:
+    contact_ids = list(contact_ids)
+    if not tag_ids or not contact_ids:
         return set()
-    return set(
-        Contact.tags.through.objects.filter(
-            contact_id__in=list(contact_ids), tag_id__in=tag_ids
-        ).values_list("contact_id", flat=True)
+    # Hand-written, like the other reads of a batch: the ORM compiled it in 0.4 ms.
+    by_contact, contact_params = keys_in("contact_id", uuid_keys(contact_ids))
+    by_tag, tag_params = keys_in("tag_id", uuid_keys(tag_ids))
+    where = f"{by_contact} AND {by_tag}"
+    found = rows_where(
+        Contact.tags.through, key_of("contact_id"), where, [*contact_params, *tag_params]
     )
+    return {uuid.UUID(key) for (key,) in found}
 
 
 def _receive(conversation: Conversation, message: Message, *, vip: bool) -> None:
