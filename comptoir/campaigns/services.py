@@ -34,9 +34,14 @@ from comptoir.contacts.models import Contact, Tag
 from comptoir.contacts.phones import parse_phone
 from comptoir.core.bulk import insert_rows
 from comptoir.core.errors import Conflict, ValidationError
-from comptoir.dispatch.claims import TRANSITION_COLUMNS
 from comptoir.dispatch.wakeup import wake_after_commit
-from comptoir.messaging.models import Message, MessageTransition, Purpose, Status
+from comptoir.messaging.models import (
+    TRANSITION_COLUMNS,
+    Message,
+    MessageTransition,
+    Purpose,
+    Status,
+)
 from comptoir.messaging.outbox import SendRequest, default_channel, messages_send
 from comptoir.segments.models import Segment
 from comptoir.workspaces.models import Workspace

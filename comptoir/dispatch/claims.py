@@ -27,7 +27,7 @@ from comptoir.compliance.policy import Candidate, Context, Refusal, refusals
 from comptoir.contacts.models import Contact
 from comptoir.core.bulk import convert, converter, insert_rows, key_of, keys_in, uuid_keys
 from comptoir.core.fetch import param, rows_where
-from comptoir.messaging.models import Message, MessageTransition, Status
+from comptoir.messaging.models import TRANSITION_COLUMNS, Message, MessageTransition, Status
 
 CLAIM_FIELDS = (
     "id",
@@ -46,7 +46,6 @@ CLAIM_FIELDS = (
     "gather_digits",
     "contact__language",
 )
-TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
 
 
 @lru_cache(maxsize=4)

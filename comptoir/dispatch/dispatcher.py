@@ -38,7 +38,7 @@ from comptoir.dispatch import claims, failover, ratelimit, voice
 from comptoir.dispatch.models import SharedLimit
 from comptoir.dispatch.recorder import Recorder, all_sent
 from comptoir.messaging.failures import messages_failed
-from comptoir.messaging.models import Message, MessageTransition, Status
+from comptoir.messaging.models import TRANSITION_COLUMNS, Message, MessageTransition, Status
 from comptoir.messaging.receipts import pending_receipts_apply
 from comptoir.providers.base import (
     ChannelConfig,
@@ -159,7 +159,7 @@ def _record(
                 claimed_until=None,
             )  # fmt: skip
             transitions.append((message_id, Status.UNKNOWN, now, code, result.reason))
-        insert_rows(MessageTransition, claims.TRANSITION_COLUMNS, transitions)
+        insert_rows(MessageTransition, TRANSITION_COLUMNS, transitions)
         messages_failed([message_id for message_id, _ in failed])
         if stopped:
             provider_optouts_at_send(channel, stopped)

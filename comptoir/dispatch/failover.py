@@ -40,10 +40,9 @@ from django.utils.translation import gettext as _
 from comptoir.channels.models import Channel, ChannelStatus
 from comptoir.core.bulk import insert_rows
 from comptoir.core.fetch import objects_where, param
-from comptoir.dispatch.claims import TRANSITION_COLUMNS
 from comptoir.dispatch.reaper import REQUEUED_AFTER_CRASH
 from comptoir.dispatch.wakeup import wake
-from comptoir.messaging.models import Medium, Message, MessageTransition, Status
+from comptoir.messaging.models import TRANSITION_COLUMNS, Medium, Message, MessageTransition, Status
 from comptoir.messaging.voice import can_call
 from comptoir.providers.base import Outcome, SendResult
 from comptoir.providers.registry import UnknownProvider, provider_type

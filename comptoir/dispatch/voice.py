@@ -27,6 +27,7 @@ from comptoir.channels.models import Channel
 from comptoir.core.bulk import insert_objects, insert_rows
 from comptoir.messaging.failures import messages_failed
 from comptoir.messaging.models import (
+    TRANSITION_COLUMNS,
     CallEvent,
     Direction,
     Medium,
@@ -54,7 +55,6 @@ CALL_ENDS = {
     "canceled": Status.FAILED,
 }
 MOVABLE = (Status.SENDING, Status.SENT, Status.UNKNOWN)
-TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
 
 
 def _end_reason(status: str) -> str:

@@ -28,6 +28,7 @@ from comptoir.core.fetch import param, rows_where
 from comptoir.core.ids import uuid7
 from comptoir.messaging.encoding import analyze
 from comptoir.messaging.models import (
+    TRANSITION_COLUMNS,
     Direction,
     Message,
     MessageTransition,
@@ -168,7 +169,7 @@ def _store_inbound(channel: Channel, deliveries: Sequence[Delivered]) -> None:
         )
     insert_rows(
         MessageTransition,
-        ("message_id", "status", "at", "code", "reason"),
+        TRANSITION_COLUMNS,
         [(m.id, Status.RECEIVED, now, "", "") for m in messages if m.id in written],
     )
     for (report, _), message in zip(fresh, messages, strict=True):

@@ -198,6 +198,10 @@ class MessageTransition(models.Model):
         return f"{self.status} at {self.at}"
 
 
+# The columns of a transition row, in the order the bulk writers give them.
+TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
+
+
 class CallEvent(models.Model):
     """What happened during a voice message's call: its end (`status`) or keys pressed.
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,7 +27,14 @@ from comptoir.channels.models import Channel
 from comptoir.core.bulk import in_list, insert_rows, key_of, keys_in
 from comptoir.core.fetch import param, rows_where
 from comptoir.messaging.failures import messages_failed
-from comptoir.messaging.models import Direction, Message, MessageTransition, PendingReceipt, Status
+from comptoir.messaging.models import (
+    TRANSITION_COLUMNS,
+    Direction,
+    Message,
+    MessageTransition,
+    PendingReceipt,
+    Status,
+)
 from comptoir.providers.base import DeliveryStatus, StatusUpdate
 
 # Which states a receipt may move a message from. A receipt arriving late for a message
@@ -42,13 +49,17 @@ RECEIPT_STAMP = {
     DeliveryStatus.DELIVERED: "delivered_at",
     DeliveryStatus.FAILED: "failed_at",
 }
-TRANSITION_COLUMNS = ("message_id", "status", "at", "code", "reason")
+
+
+class Counts(Protocol):
+    """Where a batch of receipts counts what it did (a StoreReport, or ReceiptCounts)."""
+
+    statuses: int
+    unmatched: int
 
 
 @dataclass
 class ReceiptCounts:
-    """What a batch of receipts did (a StoreReport carries these among its counts)."""
-
     statuses: int = 0
     unmatched: int = 0
 
@@ -63,12 +74,8 @@ def _receipted(
     where = f"channel_id = %s AND direction = %s AND {by_state} AND {by_pid}"
     channel_id = param(Message, "channel_id", channel.id)
     params = [channel_id, Direction.OUT, *state_params, *pid_params]
-    return [
-        (key, pid)
-        for key, pid in rows_where(
-            Message, f"{key_of('id')}, provider_id", where, params, lock=True
-        )
-    ]
+    columns = f"{key_of('id')}, provider_id"
+    return [(key, pid) for key, pid in rows_where(Message, columns, where, params, lock=True)]
 
 
 def _move(keys: Sequence[str], changes: dict[str, Any]) -> None:
@@ -83,7 +90,7 @@ def _move(keys: Sequence[str], changes: dict[str, Any]) -> None:
 
 
 def apply_statuses(
-    channel: Channel, events: Sequence[StatusUpdate], counts: Any, *, keep: bool = True
+    channel: Channel, events: Sequence[StatusUpdate], counts: Counts, *, keep: bool = True
 ) -> None:
     """Move messages by their receipts; with `keep`, receipts that moved none wait.
 
@@ -132,7 +139,7 @@ def apply_statuses(
 
 
 def _keep_early_receipts(
-    channel: Channel, events: Sequence[StatusUpdate], now: dt.datetime, counts: Any
+    channel: Channel, events: Sequence[StatusUpdate], now: dt.datetime, counts: Counts
 ) -> None:
     """Receipts that moved no message wait: their message may not have its id yet.
 
