@@ -207,3 +207,45 @@ def test_idempotency_key_gives_one_message_and_one_send(workspace, channel):
     assert not again.created
     dispatch_channel(channel.id)
     assert CarrierMessage.objects.filter(channel_uuid=channel.id).count() == 1
+
+
+def test_a_backlog_gets_one_helping_run_and_every_message_goes_once(
+    workspace, channel, monkeypatch
+):
+    """A run finding a full batch starts one more run beside it (another worker's, with a
+    bind of its own at scale); the helping run starts none, and nothing goes twice."""
+    from comptoir.dispatch import tasks
+
+    messages = queue(workspace, 450)  # queued: the wake-up waits for a commit, never here
+    runs = []
+    real = tasks.dispatch_channel
+
+    def spy(channel_id, **kwargs):
+        runs.append(kwargs["helper"] is not None)
+        return real(channel_id, batch=200, **kwargs)
+
+    monkeypatch.setattr(tasks, "dispatch_channel", spy)
+    tasks.dispatch_channel_task.call_local(str(channel.id))
+    assert runs == [True, False]  # the woken run, then the one helping it
+    assert set(statuses(messages)) == {Status.SENT}
+    carrier = CarrierMessage.objects.filter(channel_uuid=channel.id)
+    assert carrier.count() == carrier.values("reference").distinct().count() == 450
+
+
+def test_a_rate_limited_channel_gets_no_helping_run(workspace, channel, monkeypatch):
+    from comptoir.dispatch import tasks
+
+    channel.rate_limit = 1000
+    channel.save()
+    queue(workspace, 5)
+    helped = []
+    real = tasks.dispatch_channel
+
+    def spy(channel_id, **kwargs):
+        helper = kwargs["helper"]
+        kwargs["helper"] = None if helper is None else (lambda: helped.append(True))
+        return real(channel_id, batch=2, budget=0.0001, **kwargs)
+
+    monkeypatch.setattr(tasks, "dispatch_channel", spy)
+    tasks.dispatch_channel_task.call_local(str(channel.id))
+    assert helped == []

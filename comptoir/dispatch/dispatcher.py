@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,10 +289,19 @@ def _send_batch(
 
 
 def dispatch_channel(
-    channel_id: uuid.UUID | str, *, budget: float = 5.0, batch: int | None = None
+    channel_id: uuid.UUID | str,
+    *,
+    budget: float = 5.0,
+    batch: int | None = None,
+    helper: Callable[[], object] | None = None,
 ) -> DispatchReport:
     """Send what is due on one channel for up to `budget` seconds (or hand it to the
-    channel's backup while the channel is failing)."""
+    channel's backup while the channel is failing).
+
+    `helper` starts one more run beside this one (another worker's, often in another
+    process with a bind of its own); it is called once, when the first claim comes back
+    full on a channel without a rate limit: a backlog, which two runs send faster.
+    """
     report = DispatchReport()
     channel = Channel.objects.select_related("workspace").filter(id=channel_id).first()
     if channel is None or channel.status == ChannelStatus.DISABLED:
@@ -326,6 +335,9 @@ def dispatch_channel(
                 may_go = claims.block(channel, rows, token) if rows else []
             if not claimed:
                 break
+            if helper is not None and whole and claimed == size:
+                helper()
+                helper = None
             report.claimed += claimed
             report.blocked += claimed - len(may_go)
             going = _send_batch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from functools import partial
 
 from django.db import connections
 from django.utils import timezone
@@ -25,9 +26,16 @@ def close_connections() -> None:
 
 
 @db_task(priority=10)
-def dispatch_channel_task(channel_id: str) -> None:
-    woken(channel_id)
-    report = dispatch_channel(channel_id)
+def dispatch_channel_task(channel_id: str, helping: bool = False) -> None:
+    """One dispatch run. A run woken for the channel may start one helping run when it
+    finds a backlog (see `dispatch_channel`); a helping run starts none, and leaves the
+    wake-up flag to the run that was woken."""
+    if not helping:
+        woken(channel_id)
+    report = dispatch_channel(
+        channel_id,
+        helper=None if helping else partial(dispatch_channel_task, channel_id, helping=True),
+    )
     if report.retry_in and report.retry_in < SCHEDULER_TICK:
         # The channel's pace allows the next send within a tick of Huey's scheduler, which
         # would start it up to a second late (a 50/s channel sending 46/s): wait here.
