@@ -114,9 +114,9 @@ def rule_suppressed(candidates: Sequence[Candidate], context: Any = None) -> dic
     if long_list:
         erased.clear()
         wanted = sorted({h for pairs in hashes.values() for _, h in pairs})
+        listed = Suppression.objects.filter(workspace_id__in=list(groups))
         for start in range(0, len(wanted), SUPPRESSION_READ_ALL):
             chunk = wanted[start : start + SUPPRESSION_READ_ALL]
-            listed = Suppression.objects.filter(workspace_id__in=list(groups))
             for workspace_id, hashed in listed.filter(phone_hash__in=chunk).values_list(
                 "workspace_id", "phone_hash"
             ):

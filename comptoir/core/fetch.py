@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from django.db import connection, models
 
-from comptoir.core.bulk import convert
+from comptoir.core.bulk import convert, keys_in
 
 M = TypeVar("M", bound=models.Model)
 Converter = Callable[[Any, Any, Any], Any]
@@ -80,6 +80,24 @@ def rows_where(
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         return cursor.fetchall()
+
+
+def update_keys(
+    model: type[models.Model],
+    keys: Sequence[str],
+    sets: str,
+    values: Sequence[Any],
+    where: str = "",
+) -> int:
+    """`UPDATE model's table SET sets WHERE [where AND] id IN keys`, the ids as
+    `comptoir.core.bulk.uuid_keys` gives them; `values` are the parameters of `sets`, then
+    those of `where`. Returns how many rows changed."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    by_key, key_params = keys_in("id", keys)
+    condition = f"{where} AND {by_key}" if where else by_key
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {sets} WHERE {condition}", [*values, *key_params])  # noqa: S608
+        return int(cursor.rowcount)
 
 
 def objects_where(

@@ -26,7 +26,7 @@ from comptoir.channels.models import Channel
 from comptoir.compliance.policy import Candidate, Context, Refusal, refusals
 from comptoir.contacts.models import Contact
 from comptoir.core.bulk import convert, converter, insert_rows, key_of, keys_in, uuid_keys
-from comptoir.core.fetch import param, rows_where
+from comptoir.core.fetch import param, rows_where, update_keys
 from comptoir.messaging.models import TRANSITION_COLUMNS, Message, MessageTransition, Status
 
 CLAIM_FIELDS = (
@@ -112,8 +112,9 @@ def claim(channel: Channel, size: int, token: uuid.UUID) -> list[dict[str, Any]]
     with transaction.atomic():
         rows = _due(channel, size, now)
         if rows:
-            _update(
-                [r["id"] for r in rows],
+            update_keys(
+                Message,
+                uuid_keys(r["id"] for r in rows),
                 "claim_token = %s, claimed_until = %s",
                 [param(Message, "claim_token", token), _lease(now)],
             )
@@ -133,8 +134,9 @@ def claim_sending(
             return 0, []
         going = block(channel, rows, None)
         if going:
-            _update(
-                [r["id"] for r in going],
+            update_keys(
+                Message,
+                uuid_keys(r["id"] for r in going),
                 "claim_token = %s, claimed_until = %s, "
                 f"status = '{Status.SENDING.value}', sending_at = %s, attempts = attempts + 1",
                 [
@@ -149,17 +151,6 @@ def claim_sending(
                 transitions([r["id"] for r in going], Status.SENDING, now),
             )
     return len(rows), going
-
-
-def _update(ids: Sequence[uuid.UUID], changes: str, values: list[Any], where: str = "") -> int:
-    """`UPDATE messages SET changes WHERE [where AND] id IN ids`; how many rows changed.
-    `values` are the parameters of `changes`, then those of `where`."""
-    table = connection.ops.quote_name(Message._meta.db_table)
-    by_key, key_params = keys_in("id", uuid_keys(ids))
-    condition = f"{where} AND {by_key}" if where else by_key
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {changes} WHERE {condition}", values + key_params)  # noqa: S608
-        return int(cursor.rowcount)
 
 
 def held(ids: Sequence[uuid.UUID], token: uuid.UUID) -> set[str]:
@@ -269,8 +260,9 @@ def mark_sending(rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str,
     now = timezone.now()
     ids = [r["id"] for r in rows]
     with transaction.atomic():
-        updated = _update(
-            ids,
+        updated = update_keys(
+            Message,
+            uuid_keys(ids),
             f"status = '{Status.SENDING.value}', sending_at = %s, attempts = attempts + 1",
             [param(Message, "sending_at", now), param(Message, "claim_token", token)],
             f"claim_token = %s AND status = '{Status.QUEUED.value}'",
@@ -295,8 +287,9 @@ def mark_sending(rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str,
 def release(rows: Sequence[dict[str, Any]], token: uuid.UUID) -> None:
     """Let go of claimed rows not yet handed to the provider: the next run takes them."""
     if rows:
-        _update(
-            [r["id"] for r in rows],
+        update_keys(
+            Message,
+            uuid_keys(r["id"] for r in rows),
             "claim_token = NULL, claimed_until = NULL",
             [param(Message, "claim_token", token)],
             f"claim_token = %s AND status = '{Status.QUEUED.value}'",

@@ -24,8 +24,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from comptoir.channels.models import Channel
-from comptoir.core.bulk import in_list, insert_rows, key_of, keys_in
-from comptoir.core.fetch import param, rows_where
+from comptoir.core.bulk import in_list, insert_rows, key_of
+from comptoir.core.fetch import param, rows_where, update_keys
 from comptoir.messaging.failures import messages_failed
 from comptoir.messaging.models import (
     TRANSITION_COLUMNS,
@@ -80,13 +80,10 @@ def _receipted(
 
 def _move(keys: Sequence[str], changes: dict[str, Any]) -> None:
     """UPDATE these messages (by id key) with these column values."""
-    table = connection.ops.quote_name(Message._meta.db_table)
     quote = connection.ops.quote_name
-    by_key, key_params = keys_in("id", keys)
     sets = ", ".join(f"{quote(column)} = %s" for column in changes)
     values = [param(Message, column, value) for column, value in changes.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {sets} WHERE {by_key}", [*values, *key_params])  # noqa: S608
+    update_keys(Message, keys, sets, values)
 
 
 def apply_statuses(
@@ -115,12 +112,8 @@ def apply_statuses(
                 event = by_pid[pid]
                 reasons[(event.error_code or "undelivered", event.reason)].append(key)
             for (code, reason), keys in reasons.items():
-                changes = {
-                    "status": Status.FAILED.value,
-                    "error_code": code,
-                    "error_reason": reason,
-                }
-                _move(keys, {**changes, stamp: now})
+                failed = {"status": Status.FAILED.value, stamp: now}
+                _move(keys, {**failed, "error_code": code, "error_reason": reason})
             messages_failed([uuid.UUID(key) for key, _ in rows])
         else:
             _move([key for key, _ in rows], {"status": status.value, stamp: now})
