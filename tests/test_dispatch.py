@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from functools import partial
 
 import pytest
 import time_machine
@@ -212,24 +213,65 @@ def test_idempotency_key_gives_one_message_and_one_send(workspace, channel):
 def test_a_backlog_gets_one_helping_run_and_every_message_goes_once(
     workspace, channel, monkeypatch
 ):
-    """A run finding a full batch starts one more run beside it (another worker's, with a
-    bind of its own at scale); the helping run starts none, and nothing goes twice."""
+    """A run finding a full batch starts one more run beside it (another worker
+    process's, with a bind of its own); the helping run starts none, and nothing goes
+    twice."""
     from comptoir.dispatch import tasks
 
     messages = queue(workspace, 450)  # queued: the wake-up waits for a commit, never here
     runs = []
-    real = tasks.dispatch_channel
+    real, running_here = tasks.dispatch_channel, tasks.running_here
+
+    def spy(channel_id, **kwargs):
+        runs.append(kwargs["helper"] is not None)
+        if kwargs["helper"] is not None:
+            kwargs["helper"] = partial(elsewhere, kwargs["helper"])
+        return real(channel_id, batch=200, **kwargs)
+
+    def elsewhere(helper):
+        """Taken by another process's worker (which sends nothing on this channel), in
+        the middle of the woken run here."""
+        with monkeypatch.context() as there:
+            there.setattr(tasks, "running_here", lambda channel_id: False)
+            helper()
+
+    monkeypatch.setattr(tasks, "dispatch_channel", spy)
+    tasks.dispatch_channel_task.call_local(str(channel.id))
+    assert runs == [True, False]  # the woken run, then the one helping it
+    assert not running_here(str(channel.id))
+    assert set(statuses(messages)) == {Status.SENT}
+    carrier = CarrierMessage.objects.filter(channel_uuid=channel.id)
+    assert carrier.count() == carrier.values("reference").distinct().count() == 450
+
+
+def test_a_helping_run_taken_where_the_channel_is_being_sent_goes_back_then_is_dropped(
+    workspace, channel, monkeypatch
+):
+    """In the process already sending the channel a second run would share its
+    interpreter lock: the helping run goes back to the queue for another process, a few
+    times, and is dropped if none takes it; the woken run sends everything, once."""
+    from comptoir.dispatch import tasks
+
+    messages = queue(workspace, 450)
+    runs, queued_hops = [], []
+    real, task = tasks.dispatch_channel, tasks.dispatch_channel_task
 
     def spy(channel_id, **kwargs):
         runs.append(kwargs["helper"] is not None)
         return real(channel_id, batch=200, **kwargs)
 
+    def queued(channel_id, helping=False, hops=0):
+        queued_hops.append(hops)
+        return task.call_local(channel_id, helping=helping, hops=hops)  # the queue, at once
+
     monkeypatch.setattr(tasks, "dispatch_channel", spy)
-    tasks.dispatch_channel_task.call_local(str(channel.id))
-    assert runs == [True, False]  # the woken run, then the one helping it
+    monkeypatch.setattr(tasks, "dispatch_channel_task", queued)
+    task.call_local(str(channel.id))
+    assert runs == [True]  # the helping run never ran here
+    assert queued_hops == [0, *range(1, tasks.HELPER_HOPS + 1)]
+    assert not tasks.running_here(str(channel.id))
     assert set(statuses(messages)) == {Status.SENT}
-    carrier = CarrierMessage.objects.filter(channel_uuid=channel.id)
-    assert carrier.count() == carrier.values("reference").distinct().count() == 450
+    assert CarrierMessage.objects.filter(channel_uuid=channel.id).count() == 450
 
 
 def test_a_rate_limited_channel_gets_no_helping_run(workspace, channel, monkeypatch):
