@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 import time_machine
@@ -225,6 +226,39 @@ def test_a_late_answer_for_a_requeued_attempt_does_not_overwrite_the_new_one(wor
         dispatcher._record = original
     message.refresh_from_db()
     assert message.status == Status.SENT
+
+
+def test_a_late_sent_answer_leaves_alone_a_row_another_run_took_back(workspace, channel):
+    """A batch the provider took whole is marked `sent` by one UPDATE guarded by the
+    run's claim: a row the reaper re-queued and another run is now sending keeps that
+    run's claim, and only the rows still held count as sent."""
+    from comptoir.dispatch import dispatcher
+    from comptoir.providers.base import SendResult
+
+    message, other = send(workspace), message_send(workspace=workspace, to="0612345679", body="B")
+    original, reports, theirs = dispatcher._record, [], uuid.uuid4()
+
+    def late_sent(channel_, rows, results, token, report):
+        dispatcher._record = original  # only this run is slow
+        stale(message)
+        reap()  # re-queued…
+        # …and claimed by another run, which is sending it right now.
+        Message.objects.filter(id=message.id).update(status=Status.SENDING, claim_token=theirs)
+        late = [SendResult.sent(f"LATE{i}") for i, _ in enumerate(rows)]
+        before = message.transitions.count()
+        original(channel_, rows, late, token, report)
+        reports.append((report.sent, message.transitions.count() - before))
+
+    dispatcher._record = late_sent
+    try:
+        dispatch_channel(channel.id)
+    finally:
+        dispatcher._record = original
+    message.refresh_from_db()
+    assert (message.status, message.claim_token) == (Status.SENDING, theirs)
+    assert not message.provider_id.startswith("LATE")
+    assert Message.objects.get(id=other.message.id).provider_id.startswith("LATE")
+    assert reports == [(1, 0)]  # one sent (the other), no transition for this one
 
 
 def test_throttling_lets_go_of_the_rest_of_the_claim(workspace, scripted):

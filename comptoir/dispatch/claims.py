@@ -25,7 +25,14 @@ from django.utils import timezone
 from comptoir.channels.models import Channel
 from comptoir.compliance.policy import Candidate, Context, Refusal, refusals
 from comptoir.contacts.models import Contact
-from comptoir.core.bulk import convert, converter, insert_rows, key_of, keys_in, uuid_keys
+from comptoir.core.bulk import (
+    convert,
+    insert_rows,
+    key_of,
+    keys_in,
+    uuid_array,
+    uuid_keys,
+)
 from comptoir.core.fetch import param, rows_where, update_keys
 from comptoir.messaging.models import TRANSITION_COLUMNS, Message, MessageTransition, Status
 
@@ -46,6 +53,8 @@ CLAIM_FIELDS = (
     "gather_digits",
     "contact__language",
 )
+# Rows per `mark_sent` statement: SQLite takes two parameters a row, 32,766 at most.
+MARK_SENT_CHUNK = 5000
 
 
 @lru_cache(maxsize=4)
@@ -170,28 +179,40 @@ def transitions(
     return [(i, status, at, code, reason) for i in ids]
 
 
-def mark_sent(sent: Sequence[tuple[str, uuid.UUID]], now: dt.datetime) -> None:
-    """→ sent, each with its provider id (one statement on PostgreSQL); the caller holds
-    these rows, locked, in its transaction."""
+def mark_sent(
+    sent: Sequence[tuple[str, uuid.UUID]], token: uuid.UUID, now: dt.datetime
+) -> set[str]:
+    """→ sent, each with its provider id, the rows a run holding `token` still has
+    (`sending`, or `unknown` if the reaper settled them meanwhile): one statement, which
+    says which rows it changed, as `uuid_keys` (32 hex digits)."""
+    if len(sent) > MARK_SENT_CHUNK:
+        head, rest = sent[:MARK_SENT_CHUNK], sent[MARK_SENT_CHUNK:]
+        return mark_sent(head, token, now) | mark_sent(rest, token, now)
     table = connection.ops.quote_name(Message._meta.db_table)
-    values = "SET status = 'sent', provider_id = v.pid, sent_at = %s, claim_token = NULL, "
-    values += "claimed_until = NULL, error_code = '', error_reason = '' "
+    changes = "status = 'sent', provider_id = v.pid, sent_at = %s, claim_token = NULL, "
+    changes += "claimed_until = NULL, error_code = '', error_reason = ''"
+    states = f"'{Status.SENDING.value}', '{Status.UNKNOWN.value}'"
+    pids, keys = [pid for pid, _ in sent], uuid_keys(i for _, i in sent)
     at = convert(Message._meta.get_field("sent_at"), now)
+    if connection.vendor == "postgresql":
+        pairs = "unnest(%s::varchar[], %s::uuid[]) AS v(pid, key)"
+        returning = key_of("m.id")
+        values: list[Any] = [pids, uuid_array(keys)]
+    else:
+        rows = ", ".join(["(%s, %s)"] * len(sent))
+        pairs = f"(SELECT column1 AS pid, column2 AS key FROM (VALUES {rows})) AS v"  # noqa: S608
+        returning = "id"  # the updated table's
+        values = [value for pair in zip(pids, keys, strict=True) for value in pair]
+    # The table name comes from the model, the states are the model's constants; every
+    # value is a parameter.
+    sql = (
+        f"UPDATE {table} AS m SET {changes} FROM {pairs} "  # noqa: S608
+        f"WHERE m.id = v.key AND m.claim_token = %s AND m.status IN ({states}) "
+        f"RETURNING {returning}"
+    )
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The table name comes from the model; every value is a parameter.
-            cursor.execute(
-                f"UPDATE {table} AS m {values}"
-                "FROM unnest(%s::varchar[], %s::uuid[]) AS v(pid, id) "
-                "WHERE m.id = v.id",
-                [at, [pid for pid, _ in sent], [i for _, i in sent]],
-            )
-            return
-        as_db = converter(Message._meta.get_field("id"))
-        cursor.executemany(
-            f"UPDATE {table} {values.replace('v.pid', '%s')}WHERE id = %s",
-            [(pid, at, as_db(i)) for pid, i in sent],
-        )
+        cursor.execute(sql, [at, *values, param(Message, "claim_token", token)])
+        return {key for (key,) in cursor.fetchall()}
 
 
 def block(

@@ -95,7 +95,9 @@ def _record(
     """
     now = timezone.now()
     with transaction.atomic():
-        ours = claims.held([r["id"] for r in rows], token)
+        # A batch the provider took whole needs no look-up: the guarded UPDATE marking it
+        # `sent` (below) says which rows were still ours.
+        ours = None if all_sent(results) else claims.held([r["id"] for r in rows], token)
         sent: list[tuple[str, uuid.UUID]] = []
         transitions: list[tuple[Any, ...]] = []
         # (delay, code, reason, uncounted) -> ids: one UPDATE per distinct retry.
@@ -105,7 +107,7 @@ def _record(
         stopped: list[tuple[dict[str, Any], SendResult]] = []
         for row, result in zip(rows, results, strict=True):
             report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-            if row["id"].hex not in ours:
+            if ours is not None and row["id"].hex not in ours:
                 continue
             attempt = row["attempts"] + 1
             if result.outcome is Outcome.SENT:
@@ -128,7 +130,9 @@ def _record(
                 retry.setdefault((delay, code, result.reason, uncounted), []).append(row["id"])
                 transitions.append((row["id"], Status.QUEUED, now, code, result.reason))
         if sent:
-            claims.mark_sent(sent, now)
+            marked = claims.mark_sent(sent, token, now)
+            if len(marked) != len(sent):  # the reaper re-queued some meanwhile
+                sent = [(pid, i) for pid, i in sent if i.hex in marked]
             transitions += claims.transitions([i for _, i in sent], Status.SENT, now)
         for (delay, code, reason, uncounted), ids in retry.items():
             Message.objects.filter(id__in=ids).update(
