@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from comptoir.contacts.models import Contact
-from comptoir.contacts.services import contact_create
+from comptoir.contacts.services import SENDING_FIELDS, contact_create
 from comptoir.messaging import outbox
 from comptoir.messaging.models import Message, MessageTransition
 from comptoir.messaging.outbox import message_send
@@ -64,6 +64,42 @@ def test_send_to_a_known_phone_reuses_the_contact(api, workspace):
     assert response.status_code == 202, response.content
     assert response.json()["contact_id"] == str(contact.id)
     assert Contact.objects.count() == 1
+
+
+def test_queued_messages_come_back_as_a_read_gives_them(
+    workspace, channel, django_assert_num_queries
+):
+    # Written as rows, then built from them: the same columns as stored, relations at hand.
+    known = contact_create(workspace=workspace, phone="06 12 34 56 78", first_name="Léa")
+    results = outbox.messages_send(
+        workspace=workspace,
+        requests=[
+            outbox.SendRequest("06 12 34 56 78", "Bonjour Léa", "transactional", "k1"),
+            outbox.SendRequest("01 99 00 12 34", "Bonjour"),  # a fixed line: blocked
+            outbox.SendRequest("+33612345678", "Bonjour Léa", "transactional", "k1"),
+        ],
+    )
+    assert [r.created for r in results] == [True, True, False]
+    assert results[2].message is results[0].message
+    columns = [f.attname for f in Message._meta.concrete_fields]
+    for result in results:
+        message = result.message
+        stored = Message.objects.get(id=message.id)
+        assert [getattr(message, c) for c in columns] == [getattr(stored, c) for c in columns]
+        assert not message._state.adding
+        with django_assert_num_queries(0):
+            assert (message.workspace, message.channel) == (workspace, channel)
+            assert message.contact.phone == message.address
+    assert results[0].message.contact == known
+    # The contact loads as `.only(*SENDING_FIELDS)` would: the rest on first use.
+    assert results[0].message.contact.get_deferred_fields() == (
+        Contact.objects.only(*SENDING_FIELDS).get(id=known.id).get_deferred_fields()
+    )
+    assert results[1].message.status == "blocked"
+    assert list(MessageTransition.objects.values_list("status", flat=True).order_by("id")) == [
+        "queued",
+        "blocked",
+    ]
 
 
 def test_send_to_a_contact_id(api, workspace):

@@ -118,15 +118,7 @@ def contacts_for_phones(
     field when `fields` is empty.
     """
     wanted = {p.e164: p for p in phones}
-    contacts = Contact.objects.for_workspace(workspace)
-    if fields is None or fields:
-        contacts = contacts.only(*(fields or SENDING_FIELDS))
-        found = {c.phone: c for c in contacts.filter(phone__in=wanted)}
-    else:  # every column: the inbound path's read, hand-written (comptoir.core.fetch)
-        where, values = in_list("phone", list(wanted))
-        workspace_id = param(Contact, "workspace_id", workspace.id)
-        read = objects_where(Contact, f"workspace_id = %s AND {where}", [workspace_id, *values])
-        found = {c.phone: c for c in read}
+    found = {c.phone: c for c in _contacts_read(workspace, list(wanted), fields)}
     # In one order whatever the caller's: two transactions inserting the same new numbers
     # wait for each other instead of deadlocking on the unique index.
     missing = sorted((p for e164, p in wanted.items() if e164 not in found), key=lambda p: p.e164)
@@ -147,8 +139,25 @@ def contacts_for_phones(
         if insert_rows(Contact, CONTACT_COLUMNS, rows, ignore_conflicts=True) == len(rows):
             found.update((c.phone, c) for c in _unsaved_as_stored(rows))
         else:
-            found.update((c.phone, c) for c in contacts.filter(phone__in=[p.e164 for p in missing]))
+            again = _contacts_read(workspace, [p.e164 for p in missing], fields)
+            found.update((c.phone, c) for c in again)
     return found
+
+
+def _contacts_read(
+    workspace: Workspace, numbers: list[str], fields: Sequence[str] | None
+) -> list[Contact]:
+    """The workspace's contacts with these numbers, loaded as `contacts_for_phones` says.
+    Hand-written: compiling the ORM's query and building its objects cost more than
+    running it, and the API's sends and the inbound path read a contact per message."""
+    if not numbers:
+        return []
+    where, values = in_list("phone", numbers)
+    condition = f"workspace_id = %s AND {where}"
+    params = [param(Contact, "workspace_id", workspace.id), *values]
+    # Every column when `fields` is empty; else as `.only(*fields)`: the rest deferred.
+    only = SENDING_FIELDS if fields is None else fields
+    return objects_where(Contact, condition, params, only=only)
 
 
 def _unsaved_as_stored(rows: Sequence[tuple[Any, ...]]) -> list[Contact]:

@@ -33,11 +33,15 @@ class _Shape:
 
 
 @lru_cache(maxsize=64)
-def _shape(model: type[models.Model], vendor: str) -> _Shape:
+def _shape(model: type[models.Model], vendor: str, only: tuple[str, ...] = ()) -> _Shape:
+    """Every concrete column of the model, or the key and the fields in `only`."""
     meta = model._meta
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     fields = list(meta.concrete_fields)
+    if only:
+        named = {meta.get_field(name) for name in only}
+        fields = [f for f in fields if f.primary_key or f in named]
     converters = []
     for position, field in enumerate(fields):
         column = field.get_col(meta.db_table)
@@ -107,10 +111,12 @@ def objects_where(
     *,
     order_by: str = "",
     lock: bool = False,
+    only: Sequence[str] = (),
 ) -> list[M]:
     """`SELECT every column FROM model's table WHERE where [ORDER BY order_by]`, locked
-    (FOR UPDATE, where the database has it) when `lock`; as model instances."""
-    shape = _shape(model, connection.vendor)
+    (FOR UPDATE, where the database has it) when `lock`; as model instances. With `only`
+    (field names), as `.only(*only)` gives them: the key and those, the rest deferred."""
+    shape = _shape(model, connection.vendor, tuple(only))
     sql = f"SELECT {shape.select} FROM {shape.table} WHERE {where}"  # noqa: S608
     if order_by:
         sql += f" ORDER BY {order_by}"

@@ -1,4 +1,9 @@
-"""Putting messages in the outbox: validation, encoding, idempotency, compliance, wake-up."""
+"""Putting messages in the outbox: idempotency, compliance, the write, the wake-up.
+
+Each request is checked and its text measured first (comptoir.messaging.preparation),
+its recipient found (comptoir.messaging.recipients); the rows go in through
+comptoir.messaging.rows.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +11,28 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from comptoir.channels.models import Channel
-from comptoir.compliance.countries import marketing_text
-from comptoir.compliance.policy import Candidate, Context, policy_for_workspace, refusals
-from comptoir.core.bulk import insert_objects
-from comptoir.core.errors import Conflict, ValidationError
-from comptoir.core.ids import uuid7
+from comptoir.compliance.decisions import Refusal
+from comptoir.compliance.policy import Candidate, Context, refusals
+from comptoir.core.errors import Conflict
 from comptoir.dispatch.wakeup import wake_after_commit
 from comptoir.messaging.awaiting import awaiting_record
-from comptoir.messaging.encoding import Replacement, analyze
-from comptoir.messaging.models import (
-    PRIORITY,
-    Medium,
-    Message,
-    MessageTransition,
-    Purpose,
-    Status,
-)
+from comptoir.messaging.models import PRIORITY, Medium, Message, Purpose, Status
+from comptoir.messaging.preparation import Prepared, prepare
 from comptoir.messaging.recipients import (
-    EMAIL,
+    Recipient,
     channels_for,
     field_name,
     resolve_recipients,
 )
 from comptoir.messaging.recipients import default_channel as default_channel  # re-exported
-from comptoir.messaging.voice import VOICE_MAX_CHARS, check_voice_channel, voice_channel
+from comptoir.messaging.rows import messages_insert
+from comptoir.messaging.voice import voice_channel
 from comptoir.workspaces.models import Workspace
 
 
@@ -74,26 +71,8 @@ class Enqueued:
     replacements: tuple[tuple[str, str, int], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A request checked and measured: its channel, and the text as it will go."""
-
-    channel: Channel
-    text: str
-    encoding: str
-    segments: int
-    subject: str = ""
-    replacements: tuple[Replacement, ...] = ()
-    medium: str = Medium.TEXT
-
-
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
-
-
-# An email body beyond this is a mistake (a pasted file), not a message to a customer.
-EMAIL_MAX_CHARS = 100_000
-SUBJECT_MAX_CHARS = Message._meta.get_field("subject").max_length or 200
 
 
 def _request_hash(request: SendRequest, to: str) -> str:
@@ -111,7 +90,7 @@ def _request_hash(request: SendRequest, to: str) -> str:
 def _enqueue(
     workspace: Workspace,
     requests: Sequence[SendRequest],
-    prepared: Sequence[_Prepared],
+    prepared: Sequence[Prepared],
     field_prefix: str,
     now: dt.datetime,
 ) -> tuple[list[Enqueued | None], list[Message]]:
@@ -121,202 +100,118 @@ def _enqueue(
     hashes = [_request_hash(r, to.address) for r, to in zip(requests, recipients, strict=True)]
 
     keys = [r.idempotency_key for r in requests if r.idempotency_key]
-    existing = {
-        m.idempotency_key: m
-        for m in Message.objects.for_workspace(workspace).filter(idempotency_key__in=keys)
-    }
+    mine = Message.objects.for_workspace(workspace)
+    existing = {m.idempotency_key: m for m in mine.filter(idempotency_key__in=keys)} if keys else {}
     results: list[Enqueued | None] = []
-    new: list[Message] = []
-    seen_keys: dict[str, int] = {}
-    for index, (request, recipient, ready, request_hash) in enumerate(
-        zip(requests, recipients, prepared, hashes, strict=True)
-    ):
+    fresh: list[int] = []  # the requests that make a new message
+    made: dict[str, int] = {}  # idempotency key → its new message's position in `fresh`
+    repeats: dict[int, int] = {}  # request → the new message it repeats (its key's, this call)
+    for index, (request, request_hash) in enumerate(zip(requests, hashes, strict=True)):
         key = request.idempotency_key or None  # "" is no key, not a key shared by all
-        if key and (key in existing or key in seen_keys):
-            prior = existing.get(key) or new[seen_keys[key]]
-            if prior.request_hash != request_hash:
+        if key and (key in existing or key in made):
+            prior = existing.get(key)
+            prior_hash = hashes[fresh[made[key]]] if prior is None else prior.request_hash
+            if prior_hash != request_hash:
                 raise IdempotencyConflict(
                     _("Idempotency key %(key)r was used for a different message.") % {"key": key},
                     field=field_name(field_prefix, index, "idempotency_key"),
                 )
-            results.append(Enqueued(prior, created=False))
+            if prior is None:  # made earlier in this call: answered once it is written
+                repeats[index] = made[key]
+                results.append(None)
+            else:
+                results.append(Enqueued(prior, created=False))
             continue
         if key:
-            seen_keys[key] = len(new)
+            made[key] = len(fresh)
         results.append(None)
-        new.append(
-            Message(
-                id=uuid7(),
-                workspace=workspace,
-                channel=ready.channel,
-                contact=recipient.contact,
-                address=recipient.address,
-                body=ready.text,
-                subject=ready.subject,
-                purpose=request.purpose,
-                priority=PRIORITY[Purpose(request.purpose)],
-                status=Status.QUEUED,
-                send_at=request.send_at or now,
-                idempotency_key=key,
-                request_hash=request_hash,
-                encoding=ready.encoding,
-                segments=ready.segments,
-                kind=request.kind,
-                author_id=request.author_id,
-                medium=ready.medium,
-                gather_digits=request.gather_digits,
-            )
-        )
-    context = Context(workspace=workspace, stage="create", now=now)
-    blocked = refusals(
+        fresh.append(index)
+
+    blocked = _refusals(workspace, requests, recipients, prepared, fresh, now)
+    new = messages_insert(
+        workspace,
         [
-            Candidate(
-                key=i,
-                # A call reaches a fixed line: the SMS-only rules do not apply to it.
-                scheme=Medium.VOICE if m.medium == Medium.VOICE else m.channel.scheme,
-                number_type=m.contact.number_type,
-                purpose=m.purpose,
-                contact_id=m.contact.id,
-                kind=m.kind,
-                # The number, also for an email: erasure suppresses numbers.
-                phone=m.contact.phone,
-                workspace_id=workspace.id,
-                send_at=m.send_at,
-                contact_tz=m.contact.timezone,
+            (
+                _columns(requests[i], recipients[i], prepared[i], hashes[i], blocked.get(p), now),
+                prepared[i].channel,
+                recipients[i].contact,
             )
-            for i, m in enumerate(new)
-            if m.contact is not None
+            for p, i in enumerate(fresh)
         ],
-        context,
+        now,
     )
-    transitions = []
-    for i, message in enumerate(new):
-        refusal = blocked.get(i)
-        if refusal is not None:
-            message.error_code, message.error_reason = refusal.code, refusal.reason
-            if refusal.until is not None:
-                message.send_at = refusal.until  # deferred, still queued
-            else:
-                message.status = Status.BLOCKED
-                message.failed_at = now
-        transitions.append(
-            MessageTransition(
-                message=message,
-                status=message.status,
-                at=now,
-                code=message.error_code,
-                reason=message.error_reason,
-            )
-        )
-    insert_objects(new)
-    insert_objects(transitions)
+    for index, position in repeats.items():
+        results[index] = Enqueued(new[position], created=False)
     awaiting_record(new, now)
     for channel_id in {m.channel_id for m in new if m.status == Status.QUEUED}:
         wake_after_commit(channel_id)
     return results, new
 
 
-def _prepare(
-    workspace: Workspace, request: SendRequest, channel: Channel, prefix: str, index: int
-) -> _Prepared:
-    """Check one request's fields and measure its text for its channel (field named)."""
-    if request.purpose not in Purpose.values:
-        raise ValidationError(
-            _("Unknown purpose %(purpose)r: use one of %(choices)s.")
-            % {"purpose": request.purpose, "choices": ", ".join(sorted(Purpose.values))},
-            field=field_name(prefix, index, "purpose"),
-        )
-    if not request.body or not request.body.strip():
-        raise ValidationError(
-            _("The message body is empty."), field=field_name(prefix, index, "body")
-        )
-    if request.send_at is not None and timezone.is_naive(request.send_at):
-        raise ValidationError(
-            _("send_at needs a time zone (e.g. 2026-11-24T10:00:00+01:00)."),
-            field=field_name(prefix, index, "send_at"),
-        )
-    if request.medium not in Medium.values:
-        raise ValidationError(
-            _("Unknown medium %(medium)r: use one of %(choices)s.")
-            % {"medium": request.medium, "choices": ", ".join(Medium.values)},
-            field=field_name(prefix, index, "medium"),
-        )
-    if request.medium == Medium.VOICE:
-        return _prepare_voice(request, channel, prefix, index)
-    if request.gather_digits:
-        raise ValidationError(
-            _('Only voice calls listen for keys (medium "voice").'),
-            field=field_name(prefix, index, "gather_digits"),
-        )
-    if channel.scheme == EMAIL:
-        return _prepare_email(workspace, request, channel, prefix, index)
-    if request.subject:
-        raise ValidationError(
-            _("Only emails have a subject; this message goes by %(scheme)s.")
-            % {"scheme": channel.scheme},
-            field=field_name(prefix, index, "subject"),
-        )
-    body = request.body
-    if request.purpose == Purpose.MARKETING:
-        body = marketing_text(body, policy_for_workspace(workspace))
-    info = analyze(body)
-    if info.segments > workspace.segment_cap:
-        raise ValidationError(
-            _("The body is %(n)d SMS segments long; this workspace allows %(cap)d.")
-            % {"n": info.segments, "cap": workspace.segment_cap},
-            field=field_name(prefix, index, "body"),
-        )
-    return _Prepared(
-        channel, info.text, info.encoding.value, info.segments, replacements=info.replacements
-    )
+def _columns(
+    request: SendRequest,
+    recipient: Recipient,
+    ready: Prepared,
+    request_hash: str,
+    refusal: Refusal | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A new message's columns, for `messages_insert`: queued, or as compliance decided."""
+    columns = {
+        "address": recipient.address,
+        "body": ready.text,
+        "subject": ready.subject,
+        "purpose": request.purpose,
+        "priority": PRIORITY[Purpose(request.purpose)],
+        "status": Status.QUEUED,
+        "send_at": request.send_at or now,
+        "idempotency_key": request.idempotency_key or None,
+        "request_hash": request_hash,
+        "encoding": ready.encoding,
+        "segments": ready.segments,
+        "kind": request.kind,
+        "author_id": request.author_id,
+        "medium": ready.medium,
+        "gather_digits": request.gather_digits,
+    }
+    if refusal is not None:
+        columns["error_code"], columns["error_reason"] = refusal.code, refusal.reason
+        if refusal.until is not None:
+            columns["send_at"] = refusal.until  # deferred, still queued
+        else:
+            columns["status"], columns["failed_at"] = Status.BLOCKED, now
+    return columns
 
 
-def _prepare_voice(request: SendRequest, channel: Channel, prefix: str, index: int) -> _Prepared:
-    # Read aloud as written: no SMS encoding, no opt-out mention (a call has no STOP
-    # reply); one call counts as one unit for rate limits and costs.
-    check_voice_channel(channel, field=field_name(prefix, index, "channel"))
-    if request.subject:
-        raise ValidationError(
-            _("Only emails have a subject; this message is a voice call."),
-            field=field_name(prefix, index, "subject"),
+def _refusals(
+    workspace: Workspace,
+    requests: Sequence[SendRequest],
+    recipients: Sequence[Recipient],
+    prepared: Sequence[Prepared],
+    fresh: Sequence[int],
+    now: dt.datetime,
+) -> dict[Any, Refusal]:
+    """Compliance at creation, for the new messages (keyed by position in `fresh`)."""
+    candidates = []
+    for position, index in enumerate(fresh):
+        request, contact, ready = requests[index], recipients[index].contact, prepared[index]
+        candidates.append(
+            Candidate(
+                key=position,
+                # A call reaches a fixed line: the SMS-only rules do not apply to it.
+                scheme=Medium.VOICE if ready.medium == Medium.VOICE else ready.channel.scheme,
+                number_type=contact.number_type,
+                purpose=request.purpose,
+                contact_id=contact.id,
+                kind=request.kind,
+                # The number, also for an email: erasure suppresses numbers.
+                phone=contact.phone,
+                workspace_id=workspace.id,
+                send_at=request.send_at or now,
+                contact_tz=contact.timezone,
+            )
         )
-    if not 0 <= request.gather_digits <= 9:
-        raise ValidationError(
-            _("gather_digits is %(n)d: a call listens for 0 to 9 keys.")
-            % {"n": request.gather_digits},
-            field=field_name(prefix, index, "gather_digits"),
-        )
-    if len(request.body) > VOICE_MAX_CHARS:
-        raise ValidationError(
-            _("The body is %(n)d characters long; a call reads at most %(max)d.")
-            % {"n": len(request.body), "max": VOICE_MAX_CHARS},
-            field=field_name(prefix, index, "body"),
-        )
-    return _Prepared(channel, request.body.strip(), Medium.VOICE, 1, medium=Medium.VOICE)
-
-
-def _prepare_email(
-    workspace: Workspace, request: SendRequest, channel: Channel, prefix: str, index: int
-) -> _Prepared:
-    # No SMS opt-out mention: an email's way out is its unsubscribe link and header.
-    if len(request.body) > EMAIL_MAX_CHARS:
-        raise ValidationError(
-            _("The body is %(n)d characters long; an email may have at most %(max)d.")
-            % {"n": len(request.body), "max": EMAIL_MAX_CHARS},
-            field=field_name(prefix, index, "body"),
-        )
-    subject = " ".join(request.subject.split()) if request.subject else ""
-    if "\n" in request.subject or "\r" in request.subject:
-        raise ValidationError(
-            _("The subject must be one line."), field=field_name(prefix, index, "subject")
-        )
-    if len(subject) > SUBJECT_MAX_CHARS:
-        raise ValidationError(
-            _("The subject is %(n)d characters long; at most %(max)d.")
-            % {"n": len(subject), "max": SUBJECT_MAX_CHARS},
-            field=field_name(prefix, index, "subject"),
-        )
-    return _Prepared(channel, request.body, EMAIL, 1, subject or workspace.name)
+    return refusals(candidates, Context(workspace=workspace, stage="create", now=now))
 
 
 def messages_send(
@@ -336,7 +231,7 @@ def messages_send(
         caller = voice_channel(workspace, field=field_name(field_prefix, calls[0], "medium"))
         channels = [caller if i in set(calls) else c for i, c in enumerate(channels)]
     prepared = [
-        _prepare(workspace, request, channel, field_prefix, index)
+        prepare(workspace, request, channel, field_prefix, index)
         for index, (request, channel) in enumerate(zip(requests, channels, strict=True))
     ]
 

@@ -134,7 +134,7 @@ def resolve_recipients(
         )
     by_phone = contacts_for_phones(workspace=workspace, phones=phones.values())
     contacts = Contact.objects.for_workspace(workspace)
-    by_id = {c.id: c for c in contacts.filter(id__in=contact_ids.values())}
+    by_id = {c.id: c for c in contacts.filter(id__in=contact_ids.values())} if contact_ids else {}
     by_email: dict[str, list[Contact]] = {}
     if emails:
         matching = contacts.annotate(email_lower=Lower("email")).filter(
