@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from comptoir.dispatch import ahead, dispatcher
+from comptoir.dispatch import dispatcher
 from comptoir.dispatch.dispatcher import dispatch_channel
 from comptoir.messaging.models import Message, MessageTransition, Status
 from comptoir.messaging.outbox import SendRequest, messages_send
@@ -59,7 +59,7 @@ def test_a_batch_with_a_refusal_is_recorded_in_line_after_those_behind(
     _queue(workspace, 100, monkeypatch)
     order: list[tuple[str, int]] = []
     record = dispatcher._record
-    hand = ahead.hand_to_provider
+    hand = dispatcher._hand_to_provider
     calls = {"n": 0}
 
     def provider(channel, ptype, config, rows):
@@ -73,7 +73,7 @@ def test_a_batch_with_a_refusal_is_recorded_in_line_after_those_behind(
         order.append((threading.current_thread().name, len(rows)))
         return record(channel, rows, results, token, report)
 
-    monkeypatch.setattr(ahead, "hand_to_provider", provider)
+    monkeypatch.setattr(dispatcher, "_hand_to_provider", provider)
     monkeypatch.setattr(dispatcher, "_record", spy)
     report = dispatch_channel(channel.id, batch=25)
 

@@ -315,26 +315,3 @@ def release(rows: Sequence[dict[str, Any]], token: uuid.UUID) -> None:
             [param(Message, "claim_token", token)],
             f"claim_token = %s AND status = '{Status.QUEUED.value}'",
         )
-
-
-def unsend(rows: Sequence[dict[str, Any]], token: uuid.UUID) -> None:
-    """Back to the queue: rows claimed and marked `sending` (claim_sending) that the run
-    never handed to the provider, because it stopped first; the attempt is not counted."""
-    now = timezone.now()
-    with transaction.atomic():
-        ids = [r["id"] for r in rows]
-        back = update_keys(
-            Message,
-            uuid_keys(ids),
-            f"status = '{Status.QUEUED.value}', claim_token = NULL, claimed_until = NULL, "
-            "attempts = attempts - 1",
-            [param(Message, "claim_token", token)],
-            f"claim_token = %s AND status = '{Status.SENDING.value}'",
-        )
-        if back:
-            reason = "not handed to the provider: the run sending it stopped first"
-            insert_rows(
-                MessageTransition,
-                TRANSITION_COLUMNS,
-                transitions(ids, Status.QUEUED, now, "not_sent", reason),
-            )

@@ -11,8 +11,7 @@ A run holds no transaction while the provider is called. Each batch goes:
 4. the adapter's results recorded (one transaction) with a transition row each, and the
    channel's health counted (failover).
 On a channel without a rate limit, 1 to 3 are one transaction (`claims.claim_sending`):
-nothing is waited for between them, and the batch is one adapter call, made from a
-thread of its own while the next batch is claimed (see ahead).
+nothing is waited for between them, and the batch is one adapter call.
 A crash before 3 leaves a lease that expires; after 3 the reaper settles it (see reaper).
 A channel whose provider keeps failing hands its queue to its backup (see failover).
 """
@@ -35,8 +34,7 @@ from django.utils import timezone
 from comptoir.channels.models import Channel, ChannelStatus
 from comptoir.compliance.provider_optout import provider_optouts_at_send
 from comptoir.core.bulk import insert_rows
-from comptoir.dispatch import claims, failover, ratelimit
-from comptoir.dispatch.ahead import answered, handed, send_ahead
+from comptoir.dispatch import claims, failover, ratelimit, voice
 from comptoir.dispatch.models import SharedLimit
 from comptoir.dispatch.recorder import Recorder, all_sent
 from comptoir.messaging.failures import messages_failed
@@ -45,6 +43,7 @@ from comptoir.messaging.receipts import pending_receipts_apply
 from comptoir.providers.base import (
     ChannelConfig,
     Outcome,
+    OutgoingMessage,
     ProviderType,
     SendResult,
 )
@@ -180,6 +179,12 @@ def _record(
     report.retried += sum(len(ids) for ids in retry.values())
 
 
+def _redacted(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
 def _limits(channel: Channel) -> list[ratelimit.Limit]:
     """The channel's own rate limit, and its shared account's when it names one."""
     limits = []
@@ -197,6 +202,31 @@ def _limits(channel: Channel) -> list[ratelimit.Limit]:
         else:
             limits.append(ratelimit.Limit(f"shared:{key}", shared))
     return limits
+
+
+def _hand_to_provider(
+    channel: Channel, ptype: ProviderType, config: ChannelConfig, rows: list[dict[str, Any]]
+) -> list[SendResult]:
+    """Texts in one `send_many`, voice messages one `call` each; results in `rows` order."""
+    texts = [r for r in rows if r["medium"] != "voice"]
+    outgoing = [
+        OutgoingMessage(
+            reference=str(r["id"]),
+            to=r["address"],
+            sender=config.address,
+            body=r["body"],
+            encoding=r["encoding"],
+            segments=r["segments"],
+            subject=r["subject"],
+        )
+        for r in texts
+    ]
+    by_id = dict(zip([r["id"] for r in texts], ptype.send_many(config, outgoing), strict=True))
+    language = channel.workspace.language
+    for row in rows:
+        if row["medium"] == "voice":
+            by_id[row["id"]] = voice.call_place(ptype, config, row, language)
+    return [by_id[r["id"]] for r in rows]
 
 
 def _send_batch(
@@ -230,9 +260,34 @@ def _send_batch(
             chunk = claims.mark_sending(chunk, token)
         if not chunk:
             continue
-        results = handed(channel, ptype, config, chunk)
-        if not answered(channel, chunk, results, token, report, recorder):
+        try:
+            results = _hand_to_provider(channel, ptype, config, chunk)
+        except Exception as exc:
+            # The adapter broke its contract; the provider may or may not have the messages,
+            # so they stay `sending` for the reaper to settle rather than risk a duplicate.
+            secrets = ptype.redact_values(config)
+            # No traceback: it could carry credentials.
+            log.error(
+                "adapter %s raised on channel %s: %s",
+                ptype.code,
+                channel.id,
+                _redacted(f"{type(exc).__name__}: {exc}", secrets),
+            )
             claims.release(rest, token)
+            return False
+        if all_sent(results):
+            recorder.submit(channel, chunk, results, token)  # written while the next goes
+            continue
+        recorder.drain()
+        _record(channel, chunk, results, token, report)
+        if report.tripped:
+            # Not one more through a provider that is down: the rest goes to the backup.
+            claims.release(rest, token)
+            return False
+        throttled = [r for r in results if r.outcome is Outcome.THROTTLED]
+        if throttled:
+            claims.release(rest, token)
+            report.retry_in = max(r.retry_after or 1.0 for r in throttled)
             return False
     return True
 
@@ -248,8 +303,8 @@ def dispatch_channel(
     channel's backup while the channel is failing).
 
     `helper` starts one more run beside this one (another worker's, often in another
-    process with a bind of its own); it is called once, when a claim comes back full on
-    a channel without a rate limit: a backlog, which two runs send faster.
+    process with a bind of its own); it is called once, when the first claim comes back
+    full on a channel without a rate limit: a backlog, which two runs send faster.
     """
     report = DispatchReport()
     channel = Channel.objects.select_related("workspace").filter(id=channel_id).first()
@@ -274,13 +329,6 @@ def dispatch_channel(
         size = min(size, ptype.batch_size)
     recorder = Recorder(_record, report, DispatchReport)
     try:
-        # Another connection (the sender thread's) could not see an open transaction's rows.
-        if whole and not probe and not transaction.get_connection().in_atomic_block:
-            send_ahead(channel, ptype, config, size, deadline, report, recorder, helper)
-            if report.tripped:
-                recorder.drain()
-                _hand_over(channel, report)
-            return _finished(channel, report)
         while time.monotonic() < deadline:
             token = uuid.uuid4()
             if whole:
@@ -310,10 +358,6 @@ def dispatch_channel(
             report.more = True
     finally:
         recorder.close()  # every record written (and counted) before the run ends
-    return _finished(channel, report)
-
-
-def _finished(channel: Channel, report: DispatchReport) -> DispatchReport:
     if not report.more and not report.retry_in:
         report.next_due = _next_due(channel)
     return report

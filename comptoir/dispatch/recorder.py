@@ -70,7 +70,8 @@ class Recorder:
         """Record an all-sent batch in the background (in line inside a transaction:
         another connection could not see its rows)."""
         if connection.in_atomic_block:
-            self.in_line(channel, rows, results, token)
+            self.drain()
+            self._record(channel, rows, results, token, self._report)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="dispatch-record")
@@ -99,18 +100,6 @@ class Recorder:
         report.tripped = report.tripped or counts.tripped
         for outcome, n in counts.outcomes.items():
             report.outcomes[outcome] = report.outcomes.get(outcome, 0) + n
-
-    def in_line(
-        self,
-        channel: Channel,
-        rows: Sequence[dict[str, Any]],
-        results: Sequence[SendResult],
-        token: uuid.UUID,
-    ) -> None:
-        """Record a batch now, after the ones still being written (what the dispatcher
-        decides next depends on it: failover, throttling)."""
-        self.drain()
-        self._record(channel, rows, results, token, self._report)
 
     def drain(self) -> None:
         """Wait for the records behind (before one in line: records keep their order)."""
