@@ -36,6 +36,7 @@ from comptoir.channels.services import channel_create
 from comptoir.contacts.phones import parse_phone
 from comptoir.contacts.services import contacts_for_phones
 from comptoir.core.embedded import start_embedded_worker
+from comptoir.core.fetch import param, rows_where
 from comptoir.messaging.models import Message, Status
 from comptoir.messaging.outbox import SendRequest, messages_send
 from comptoir.providers.base import Event, OutgoingMessage
@@ -123,12 +124,14 @@ def _cpu(*pids: int) -> float:
 
 
 def _unsent(channel: Channel) -> Callable[[], bool]:
-    """Whether the channel has messages queued or sending: two look-ups in the partial
-    indexes on those rows (polled every 20 ms, a query reading the workspace's messages
-    took a sixth of the CPU from the pipeline it measured)."""
-    mine = Message.objects.filter(channel=channel)
-    queued, sending = mine.filter(status=Status.QUEUED), mine.filter(status=Status.SENDING)
-    return lambda: queued.exists() or sending.exists()
+    """Whether the channel has messages queued or sending: one hand-written look-up in
+    the partial indexes on those rows (polled every 20 ms from the process it measures:
+    a query reading the workspace's messages took a sixth of its CPU, and the ORM
+    compiling even this one took 2 µs per message sent)."""
+    channel_id = param(Message, "channel_id", channel.id)
+    # One look-up per state: written as a constant, each is its partial index's condition.
+    wheres = [f"channel_id = %s AND status = '{s.value}'" for s in (Status.QUEUED, Status.SENDING)]
+    return lambda: any(rows_where(Message, "1", w, [channel_id], limit=1) for w in wheres)
 
 
 def _wait(outstanding: Callable[[], bool], deadline: float, what: str, every: float = 0.02) -> None:
