@@ -124,7 +124,7 @@ def _cpu(*pids: int) -> float:
 
 
 def _unsent(channel: Channel) -> Callable[[], bool]:
-    """Whether the channel has messages queued or sending: one hand-written look-up in
+    """Whether the channel has messages queued or sending: a hand-written look-up in each of
     the partial indexes on those rows (polled every 20 ms from the process it measures:
     a query reading the workspace's messages took a sixth of its CPU, and the ORM
     compiling even this one took 2 µs per message sent)."""
