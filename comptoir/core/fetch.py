@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from django.db import connection, models
 
-from comptoir.core.bulk import convert, keys_in
+from comptoir.core.bulk import convert, in_list, keys_in
 
 M = TypeVar("M", bound=models.Model)
 Converter = Callable[[Any, Any, Any], Any]
@@ -83,6 +83,55 @@ def rows_where(
         sql += " FOR UPDATE"
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def select_each(
+    model: type[models.Model],
+    columns: str,
+    where: str,
+    params: Sequence[Any],
+    column: str,
+    values: Sequence[Any],
+) -> tuple[str, list[Any]]:
+    """`SELECT columns FROM model's table WHERE where AND column IN values`, as SQL and its
+    parameters, to run or to nest.
+
+    On PostgreSQL each value is looked up on its own, by a LATERAL subquery over them
+    (`OFFSET 0` keeps the planner from turning it into a join): given them as one list,
+    or joined to them, the planner reads every row matching `where` through the index
+    and filters them whenever its statistics take those rows for a handful. A channel too
+    new for its statistics: 200 receipts read 37,000 index pages after 30,000 messages.
+    A value given twice is looked up once.
+    """
+    values = list(dict.fromkeys(values))
+    table = connection.ops.quote_name(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT found.* FROM unnest(%s::text[]) AS wanted(value) CROSS JOIN LATERAL "  # noqa: S608
+            f"(SELECT {columns} FROM {table} WHERE {where} AND {column} = wanted.value "
+            "OFFSET 0) AS found"
+        )
+        return sql, [list(values), *params]
+    by_value, value_params = in_list(column, values)
+    return f"SELECT {columns} FROM {table} WHERE {where} AND {by_value}", [  # noqa: S608
+        *params,
+        *value_params,
+    ]
+
+
+def rows_each(
+    model: type[models.Model],
+    columns: str,
+    where: str,
+    params: Sequence[Any],
+    column: str,
+    values: Sequence[Any],
+) -> list[tuple[Any, ...]]:
+    """The rows `select_each` selects, as the driver gives them."""
+    sql, all_params = select_each(model, columns, where, params, column, values)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, all_params)
         return cursor.fetchall()
 
 

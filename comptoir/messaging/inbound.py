@@ -22,9 +22,9 @@ from comptoir.channels.models import Channel
 from comptoir.contacts.models import Contact
 from comptoir.contacts.phones import Phone, parse_phone
 from comptoir.contacts.services import contacts_for_phones
-from comptoir.core.bulk import in_list, insert_objects, insert_rows
+from comptoir.core.bulk import insert_objects, insert_rows
 from comptoir.core.errors import ValidationError
-from comptoir.core.fetch import param, rows_where
+from comptoir.core.fetch import param, rows_each
 from comptoir.core.ids import uuid7
 from comptoir.messaging.encoding import analyze
 from comptoir.messaging.models import (
@@ -109,11 +109,11 @@ def _stored_already(channel: Channel, provider_ids: Sequence[str]) -> set[str]:
     ORM's compiler cost more than the query, at every batch)."""
     if not provider_ids:
         return set()
-    where, values = in_list("provider_id", list(provider_ids))
-    params = [param(Message, "channel_id", channel.id), Direction.IN, *values]
-    found = rows_where(
-        Message, "provider_id", f"channel_id = %s AND direction = %s AND {where}", params
-    )
+    channel_id = param(Message, "channel_id", channel.id)
+    found = rows_each(
+        Message, "provider_id", "channel_id = %s AND direction = %s", [channel_id, Direction.IN],
+        "provider_id", list(provider_ids),
+    )  # fmt: skip
     return {row[0] for row in found}
 
 
