@@ -34,6 +34,7 @@ from comptoir.core.bulk import (
     uuid_keys,
 )
 from comptoir.core.fetch import param, rows_where, update_keys
+from comptoir.messaging.history import transitions_add
 from comptoir.messaging.models import TRANSITION_COLUMNS, Message, MessageTransition, Status
 
 CLAIM_FIELDS = (
@@ -143,9 +144,10 @@ def claim_sending(
             return 0, []
         going = block(channel, rows, None)
         if going:
+            keys = uuid_keys(r["id"] for r in going)
             update_keys(
                 Message,
-                uuid_keys(r["id"] for r in going),
+                keys,
                 "claim_token = %s, claimed_until = %s, "
                 f"status = '{Status.SENDING.value}', sending_at = %s, attempts = attempts + 1",
                 [
@@ -154,11 +156,7 @@ def claim_sending(
                     param(Message, "sending_at", now),
                 ],
             )
-            insert_rows(
-                MessageTransition,
-                TRANSITION_COLUMNS,
-                transitions([r["id"] for r in going], Status.SENDING, now),
-            )
+            transitions_add(keys, Status.SENDING, now)
     return len(rows), going
 
 
@@ -171,12 +169,6 @@ def held(ids: Sequence[uuid.UUID], token: uuid.UUID) -> set[str]:
     token_param = param(Message, "claim_token", token)
     rows = rows_where(Message, key_of("id"), where, [token_param, *key_params], lock=True)
     return {key for (key,) in rows}
-
-
-def transitions(
-    ids: Sequence[uuid.UUID], status: str, at: dt.datetime, code: str = "", reason: str = ""
-) -> list[tuple[Any, ...]]:
-    return [(i, status, at, code, reason) for i in ids]
 
 
 def mark_sent(
@@ -297,11 +289,7 @@ def mark_sending(rows: list[dict[str, Any]], token: uuid.UUID) -> list[dict[str,
                 ).values_list("id", flat=True)
             )
             rows = [r for r in rows if r["id"] in ours]
-        insert_rows(
-            MessageTransition,
-            TRANSITION_COLUMNS,
-            transitions([r["id"] for r in rows], Status.SENDING, now),
-        )
+        transitions_add(uuid_keys(r["id"] for r in rows), Status.SENDING, now)
     return rows
 
 

@@ -38,6 +38,7 @@ from comptoir.dispatch import claims, failover, ratelimit, voice
 from comptoir.dispatch.models import SharedLimit
 from comptoir.dispatch.recorder import Recorder, all_sent
 from comptoir.messaging.failures import messages_failed
+from comptoir.messaging.history import transitions_add
 from comptoir.messaging.models import TRANSITION_COLUMNS, Message, MessageTransition, Status
 from comptoir.messaging.receipts import pending_receipts_apply
 from comptoir.providers.base import (
@@ -133,7 +134,7 @@ def _record(
             marked = claims.mark_sent(sent, token, now)
             if len(marked) != len(sent):  # the reaper re-queued some meanwhile
                 sent = [(pid, i) for pid, i in sent if i.hex in marked]
-            transitions += claims.transitions([i for _, i in sent], Status.SENT, now)
+            transitions_add(list(marked), Status.SENT, now)
         for (delay, code, reason, uncounted), ids in retry.items():
             Message.objects.filter(id__in=ids).update(
                 status=Status.QUEUED,

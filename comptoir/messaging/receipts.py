@@ -25,14 +25,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from comptoir.channels.models import Channel
-from comptoir.core.bulk import in_list, insert_rows, key_of
+from comptoir.core.bulk import in_list, key_of
 from comptoir.core.fetch import param, rows_where, select_each
 from comptoir.messaging.failures import messages_failed
+from comptoir.messaging.history import transitions_add
 from comptoir.messaging.models import (
-    TRANSITION_COLUMNS,
     Direction,
     Message,
-    MessageTransition,
     PendingReceipt,
     Status,
 )
@@ -122,14 +121,12 @@ def apply_statuses(
         else:
             rows = _moved(channel, list(by_pid), states, {"status": status.value, stamp: now})
         matched.update(pid for _, pid in rows)
-        insert_rows(
-            MessageTransition,
-            TRANSITION_COLUMNS,
-            (
-                (key, status.value, now, by_pid[pid].error_code, by_pid[pid].reason)
-                for key, pid in rows
-            ),
-        )
+        # One history row each, written per distinct (code, reason): mostly one.
+        said: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for key, pid in rows:
+            said[(by_pid[pid].error_code, by_pid[pid].reason)].append(key)
+        for (code, reason), keys in said.items():
+            transitions_add(keys, status.value, now, code, reason)
         counts.statuses += len(rows)
     unmatched = [e for e in events if e.provider_id not in matched]
     if unmatched and keep:
