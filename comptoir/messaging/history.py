@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import lru_cache
 
 from django.db import connection, transaction
 
@@ -18,7 +19,9 @@ from comptoir.core.bulk import convert, uuid_array
 from comptoir.messaging.models import TRANSITION_COLUMNS, MessageTransition
 
 
-def _insert_sql(values: str) -> str:
+@lru_cache(maxsize=4)
+def _insert_sql(vendor: str, values: str) -> str:
+    """The INSERT's head with `values` after it, worked out once per database."""
     quote = connection.ops.quote_name
     meta = MessageTransition._meta
     column_of = {field.attname: str(field.column) for field in meta.concrete_fields}
@@ -41,11 +44,13 @@ def transitions_add(
     stamp = convert(MessageTransition._meta.get_field("at"), at)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            sql = _insert_sql("SELECT key, %s, %s, %s, %s FROM unnest(%s::uuid[]) AS key")
+            sql = _insert_sql(
+                connection.vendor, "SELECT key, %s, %s, %s, %s FROM unnest(%s::uuid[]) AS key"
+            )
             cursor.execute(sql, [status, stamp, code, reason, uuid_array(keys)])
             return
         with transaction.atomic(savepoint=False):
             cursor.executemany(
-                _insert_sql("VALUES (%s, %s, %s, %s, %s)"),
+                _insert_sql(connection.vendor, "VALUES (%s, %s, %s, %s, %s)"),
                 [(key, status, stamp, code, reason) for key in keys],
             )

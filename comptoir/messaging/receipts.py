@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from comptoir.channels.models import Channel
 from comptoir.core.bulk import in_list, key_of
-from comptoir.core.fetch import param, rows_where, select_each
+from comptoir.core.fetch import param, rows_each, rows_where, select_each
 from comptoir.messaging.failures import messages_failed
 from comptoir.messaging.history import transitions_add
 from comptoir.messaging.models import (
@@ -175,11 +175,14 @@ def pending_receipts_apply(*, channel: Channel, provider_ids: Sequence[str] | No
     rows = list(pending.order_by("received_at", "id"))
     if not rows:
         return 0
-    recorded = set(
-        Message.objects.filter(
-            channel=channel, provider_id__in=[r.provider_id for r in rows]
-        ).values_list("provider_id", flat=True)
-    )
+    channel_id = param(Message, "channel_id", channel.id)
+    pids = [r.provider_id for r in rows]
+    recorded = {
+        pid
+        for (pid,) in rows_each(
+            Message, "provider_id", "channel_id = %s", [channel_id], "provider_id", pids
+        )
+    }
     ready = [r for r in rows if r.provider_id in recorded]
     if not ready:
         return 0
